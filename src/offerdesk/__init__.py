@@ -1,0 +1,1 @@
+"""Offerdesk: a GraphQL service for registration offers in learning."""

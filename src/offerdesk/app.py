@@ -1,0 +1,63 @@
+"""The ASGI application: routes, and the database engine's start and stop."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from offerdesk.auth.http import token_endpoint
+from offerdesk.config import Settings, get_settings
+from offerdesk.db import Database
+from offerdesk.graphql.http import graphql_endpoint
+from offerdesk.graphql.schema import build_schema
+
+log = logging.getLogger("offerdesk")
+
+
+async def healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    db: Database = request.app.state.db
+    try:
+        async with db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:
+        log.warning("readiness check: database unreachable", exc_info=True)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "reachable"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await app.state.db.dispose()
+
+    graphql_methods = ["GET", "POST"]
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_endpoint, methods=graphql_methods),
+            Route("/graphql/", graphql_endpoint, methods=graphql_methods),
+            Route("/oauth/token/", token_endpoint, methods=["POST"]),
+            Route("/oauth/token", token_endpoint, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.settings = settings
+    # The engine is created here, not in the lifespan, so an app used without a lifespan
+    # (a test client) still works; its pool connects lazily on first use.
+    app.state.db = Database(settings.database_url, settings)
+    app.state.schema = build_schema(introspection=settings.introspection_enabled)
+    return app

@@ -1,0 +1,41 @@
+"""Settings, read from the environment (prefix ``OFFERDESK_``); the one place they are defined."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OFFERDESK_", env_file=None, extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./offerdesk.db"
+    # "production" turns off every development convenience at once (GraphiQL, introspection,
+    # field suggestions); the individual switches below can still be set explicitly.
+    env: Literal["development", "production"] = "development"
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    token_ttl_seconds: int = Field(default=86400, ge=60)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    # SQLite waits this long for a competing writer before giving up (milliseconds).
+    sqlite_busy_timeout_ms: int = Field(default=30000, ge=0)
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.is_production) if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (not self.is_production) if self.introspection is None else self.introspection
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

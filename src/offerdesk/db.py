@@ -1,0 +1,161 @@
+"""Engine, sessions, transactions and the column types both databases share.
+
+SQLite and PostgreSQL must behave the same. Two SQLite traits need care (DESIGN.md): the
+default driver mode starts transactions lazily, so a write transaction that reads first can
+fail at once under contention; and ``SELECT … FOR UPDATE`` does nothing. We therefore take
+transaction control from the driver and start write transactions with ``BEGIN IMMEDIATE``,
+which takes SQLite's single write lock up front (waiting up to the busy timeout), so writers
+queue instead of failing.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import DateTime, MetaData, Uuid, event, select
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from offerdesk.config import Settings
+
+# Stable constraint names, so migrations and error messages can refer to them on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_WRITE_OPTION = "offerdesk_write"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the engine stores.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no zone, so we store naive UTC there.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Entity:
+    """Columns every stored entity has."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # None: the driver must not emit BEGIN itself; the "begin" hook below does.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url)
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+class Database:
+    """The engine and the two kinds of session made from it: reads and write transactions."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.url = url
+        self.engine = create_engine(url, settings)
+        self.dialect = self.engine.dialect.name
+        self._reads = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._writes = async_sessionmaker(
+            self.engine.execution_options(**{_WRITE_OPTION: True}),
+            expire_on_commit=False,
+            autoflush=False,
+        )
+
+    def read_session(self) -> AsyncSession:
+        return self._reads()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._writes() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+async def rows_by_ids(
+    session: AsyncSession, model: type[ModelT], ids: Sequence[uuid.UUID]
+) -> list[ModelT | None]:
+    """Rows in the order of ``ids`` (None where missing): the shape a DataLoader returns."""
+    rows = await session.scalars(select(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+    by_id = {row.id: row for row in rows}  # type: ignore[attr-defined]
+    return [by_id.get(id_) for id_ in ids]
+
+
+async def find_by_key(
+    session: AsyncSession,
+    model: type[ModelT],
+    id_: uuid.UUID | None = None,
+    ref: str | None = None,
+) -> ModelT | None:
+    """Look a row up by id, else by its ``ref``."""
+    if id_ is not None:
+        return await session.get(model, id_)
+    stmt = select(model).where(model.ref == ref)  # type: ignore[attr-defined]
+    return await session.scalar(stmt)

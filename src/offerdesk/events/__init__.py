@@ -1,0 +1,1 @@
+"""Offer events (the registrable entry points of an offer) and their session dates."""

@@ -1,0 +1,51 @@
+"""The per-request context: who calls, the database sessions, and the DataLoaders."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerdesk.auth.service import Principal
+from offerdesk.config import Settings
+from offerdesk.db import Database
+from offerdesk.graphql.loaders import Loaders
+
+
+class Context:
+    def __init__(
+        self, db: Database, settings: Settings, request_id: str, principal: Principal
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.request_id = request_id
+        self.principal = principal
+        self.loaders = Loaders(self)
+        self._session: AsyncSession | None = None
+        # One AsyncSession runs one statement at a time; resolvers and loaders run
+        # concurrently, so they take turns.
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._session = self.db.read_session()
+            yield self._session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One mutation's transaction (SPEC §3.10). Reads after it see what it wrote."""
+        async with self.db.transaction() as session:
+            yield session
+        await self._end_read()
+        self.loaders = Loaders(self)
+
+    async def _end_read(self) -> None:
+        async with self._lock:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+    async def close(self) -> None:
+        await self._end_read()

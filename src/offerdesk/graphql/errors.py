@@ -1,0 +1,156 @@
+"""Turning every error into the shape of SPEC §2.5, once, in one place.
+
+Expected refusals (``DomainError``) go out as they are. Everything unexpected is masked: the
+client gets ``INTERNAL_SERVER_ERROR`` and a request id, the log gets the detail under that id.
+"""
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    GraphQLError,
+    ListValueNode,
+    Node,
+    ObjectValueNode,
+    ValueNode,
+    VariableNode,
+    visit,
+)
+from graphql.language import Visitor
+from strawberry.extensions import SchemaExtension
+
+from offerdesk.errors import DomainError, ErrorCode
+
+log = logging.getLogger("offerdesk.errors")
+
+_VARIABLE_ERROR = re.compile(r"^Variable '\$(\w+)' has invalid value(?: at ([^:]+))?:")
+
+
+class ErrorPhases(SchemaExtension):
+    """Tags errors with the phase they come from, which is all that tells them apart."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        self._tag(lambda _: ErrorCode.GRAPHQL_PARSE_FAILED)
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        # A literal that its scalar refused (a malformed UUID, a time without an offset) is
+        # bad input, not a bad document: graphql-core keeps the scalar's error as the cause.
+        self._tag(
+            lambda error: (
+                ErrorCode.BAD_USER_INPUT
+                if error.original_error is not None
+                else ErrorCode.GRAPHQL_VALIDATION_FAILED
+            )
+        )
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        document = self.execution_context.graphql_document
+        for error in getattr(result, "errors", None) or []:
+            # No path: graphql-core refused a variable before any field ran.
+            if not error.path and document is not None:
+                field = _variable_path(error.message, document)
+                _set_code(error, ErrorCode.BAD_USER_INPUT, field)
+
+    def _tag(self, code_of: Any) -> None:
+        document = self.execution_context.graphql_document
+        for error in self.execution_context.pre_execution_errors or []:
+            code = code_of(error)
+            field = None
+            if code == ErrorCode.BAD_USER_INPUT and document is not None:
+                field = _literal_path(document, error.nodes or [])
+            _set_code(error, code, field)
+
+
+def _set_code(error: GraphQLError, code: ErrorCode, field: str | None) -> None:
+    extensions = dict(error.extensions or {})
+    extensions.setdefault("code", code.value)
+    if field:
+        extensions.setdefault("field", field)
+    error.extensions = extensions
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    formatted: dict[str, Any] = {"message": error.message}
+    if error.locations:
+        formatted["locations"] = [loc._asdict() for loc in error.locations]
+    if error.path:
+        formatted["path"] = error.path
+    cause = error.original_error
+    if isinstance(cause, DomainError):
+        formatted["message"] = cause.message
+        extensions: dict[str, Any] = {"code": cause.code.value}
+        if cause.field:
+            extensions["field"] = cause.field
+    elif error.extensions and "code" in error.extensions:
+        extensions = dict(error.extensions)
+    else:
+        log.error(
+            "unexpected error in request %s: %s",
+            request_id,
+            error.message,
+            exc_info=cause,
+        )
+        formatted = {"message": f"Internal server error (request id {request_id})"}
+        if error.path:
+            formatted["path"] = error.path
+        extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id}
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def _dotted(path: str) -> str:
+    return re.sub(r"\[(\d+)\]", r".\1", path)
+
+
+def _variable_path(message: str, document: DocumentNode) -> str | None:
+    """``offerEvent.maxParticipants`` for a bad ``$input`` passed as ``offerEvent: $input``."""
+    match = _VARIABLE_ERROR.match(message)
+    if not match:
+        return None
+    variable, inner = match.group(1), match.group(2)
+    head = _argument_of_variable(document, variable) or variable
+    return head + _dotted(inner) if inner else head
+
+
+def _argument_of_variable(document: DocumentNode, variable: str) -> str | None:
+    found: list[str] = []
+
+    class Finder(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            value = node.value
+            if isinstance(value, VariableNode) and value.name.value == variable:
+                found.append(node.name.value)
+
+    visit(document, Finder())
+    return found[0] if found else None
+
+
+def _literal_path(document: DocumentNode, nodes: list[Node]) -> str | None:
+    """The input path of a literal value node, e.g. ``offerEventDate.start``."""
+    targets = {id(node) for node in nodes}
+    found: list[str] = []
+
+    def walk(value: ValueNode, path: str) -> None:
+        if id(value) in targets:
+            found.append(path)
+        elif isinstance(value, ObjectValueNode):
+            for field in value.fields:
+                walk(field.value, f"{path}.{field.name.value}")
+        elif isinstance(value, ListValueNode):
+            for index, item in enumerate(value.values):
+                walk(item, f"{path}.{index}")
+
+    class Finder(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            walk(node.value, node.name.value)
+
+    visit(document, Finder())
+    return found[0] if found else None

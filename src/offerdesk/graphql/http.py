@@ -1,0 +1,182 @@
+"""``/graphql`` over HTTP, following the GraphQL-over-HTTP specification.
+
+We run Strawberry's schema behind our own small endpoint rather than its ASGI view: the
+status codes, media types, authentication (401 before anything runs) and the refusal of
+form and text bodies (CSRF) are then decided in one readable place.
+"""
+
+import logging
+import uuid
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from offerdesk.auth.service import Principal, principal_for_token
+from offerdesk.config import Settings
+from offerdesk.db import Database
+from offerdesk.errors import ErrorCode
+from offerdesk.graphql.context import Context
+from offerdesk.graphql.errors import format_error
+
+log = logging.getLogger("offerdesk.http")
+
+JSON = "application/json"
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+class HttpError(Exception):
+    def __init__(
+        self, status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def response_media_type(request: Request) -> str:
+    """application/graphql-response+json when the client accepts it, else application/json."""
+    accept = request.headers.get("accept", "")
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media == GRAPHQL_RESPONSE_JSON:
+            return GRAPHQL_RESPONSE_JSON
+        if media in (JSON, "application/*", "*/*"):
+            return JSON
+    return JSON
+
+
+def json_response(
+    body: dict[str, Any], status: int, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=f"{media_type}; charset=utf-8",
+        headers=headers,
+    )
+
+
+def error_body(code: ErrorCode, message: str, request_id: str | None = None) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"code": code.value}
+    if request_id:
+        extensions["requestId"] = request_id
+    return {"errors": [{"message": message, "extensions": extensions}]}
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    if request.method == "GET":
+        params: dict[str, Any] = dict(request.query_params)
+        for key in ("variables", "extensions"):
+            if params.get(key):
+                try:
+                    params[key] = orjson.loads(params[key])
+                except orjson.JSONDecodeError as exc:
+                    raise HttpError(400, ErrorCode.BAD_USER_INPUT, f"{key} is not JSON") from exc
+        return params
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != JSON:
+        # Form and text bodies can be sent cross-site without a CORS preflight: refusing them
+        # is what keeps a browser from being tricked into running a mutation (CSRF).
+        raise HttpError(
+            415, ErrorCode.BAD_USER_INPUT, "POST /graphql takes a body of type application/json"
+        )
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise HttpError(400, ErrorCode.BAD_USER_INPUT, "the request body is not JSON") from exc
+    if isinstance(body, list):
+        raise HttpError(400, ErrorCode.BAD_USER_INPUT, "batched requests are not supported")
+    if not isinstance(body, dict):
+        raise HttpError(400, ErrorCode.BAD_USER_INPUT, "the request body must be a JSON object")
+    return body
+
+
+def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    query = params.get("query")
+    variables = params.get("variables")
+    operation_name = params.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise HttpError(400, ErrorCode.BAD_USER_INPUT, "query must be a non-empty string")
+    if variables is not None and not isinstance(variables, dict):
+        raise HttpError(400, ErrorCode.BAD_USER_INPUT, "variables must be an object")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise HttpError(400, ErrorCode.BAD_USER_INPUT, "operationName must be a string")
+    return query, variables, operation_name
+
+
+async def authenticate(request: Request, context: Context) -> Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    principal = None
+    if scheme.lower() == "bearer" and token.strip():
+        async with context.read() as session:
+            principal = await principal_for_token(session, token.strip())
+    if principal is None:
+        raise HttpError(
+            401,
+            ErrorCode.UNAUTHENTICATED,
+            "a valid bearer token is required (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": 'Bearer realm="offerdesk"'},
+        )
+    return principal
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    media_type = response_media_type(request)
+    if (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and settings.graphiql_enabled
+        and "text/html" in request.headers.get("accept", "")
+    ):
+        return HTMLResponse(get_graphql_ide_html())
+    context = Context(db, settings, request_id, Principal(scopes=frozenset()))
+    try:
+        params = await _params(request)
+        query, variables, operation_name = _check_params(params)
+        context.principal = await authenticate(request, context)
+        allowed = {OperationType.QUERY}
+        if request.method == "POST":
+            allowed.add(OperationType.MUTATION)
+        try:
+            result = await request.app.state.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+                allowed_operation_types=allowed,
+            )
+        except InvalidOperationTypeError as exc:
+            raise HttpError(
+                405,
+                ErrorCode.BAD_USER_INPUT,
+                "mutations are only run over POST",
+                headers={"Allow": "POST"},
+            ) from exc
+        except (CannotGetOperationTypeError, MissingQueryError) as exc:
+            raise HttpError(400, ErrorCode.BAD_USER_INPUT, str(exc)) from exc
+    except HttpError as exc:
+        return json_response(error_body(exc.code, exc.message), exc.status, media_type, exc.headers)
+    finally:
+        await context.close()
+
+    headers = {"X-Request-Id": request_id}
+    if not result.errors:
+        return json_response({"data": result.data}, 200, media_type, headers)
+    errors = [format_error(error, request_id) for error in result.errors]
+    if result.data is None and all(not error.path for error in result.errors):
+        # A request error: nothing ran. The GraphQL-over-HTTP spec says "no data entry" and,
+        # for the graphql-response+json media type, status 400.
+        status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+        return json_response({"errors": errors}, status, media_type, headers)
+    return json_response({"data": result.data, "errors": errors}, 200, media_type, headers)

@@ -1,0 +1,9 @@
+"""Every model, imported once so the metadata is complete (migrations, tests)."""
+
+
+def import_all() -> None:
+    import offerdesk.auth.models
+    import offerdesk.content.models
+    import offerdesk.events.models
+    import offerdesk.offers.models
+    import offerdesk.users.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Offers: the published registration offers that group offer events."""

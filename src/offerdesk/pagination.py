@@ -1,0 +1,75 @@
+"""Keyset pagination over (created_at, id), shared by every Relay connection (SPEC §2.6).
+
+Keyset rather than OFFSET: a page costs the same however deep it is, and rows inserted while
+a client pages do not shift what it sees next.
+"""
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from offerdesk.db import Entity
+from offerdesk.errors import bad_input
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Entity)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[tuple[T, str]]
+    has_next_page: bool
+    count: int
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.items[-1][1] if self.items else None
+
+
+def page_size(first: int | None, field: str = "first") -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise bad_input(field, f"{field} must be between 1 and {MAX_PAGE_SIZE}")
+    return first
+
+
+def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{id_}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, field: str = "after") -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, id_ = base64.urlsafe_b64decode(padded).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(id_)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise bad_input(field, f"{field} is not a cursor this API gave out") from exc
+
+
+async def paginate(
+    session: AsyncSession, stmt: Select[E], model: type[E], first: int | None, after: str | None
+) -> Page[E]:
+    """Run ``stmt`` (already filtered) one page at a time, with the total count of matches."""
+    size = page_size(first)
+    count = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    if after is not None:
+        created, id_ = decode_cursor(after)
+        stmt = stmt.where(
+            or_(model.created_at > created, and_(model.created_at == created, model.id > id_))
+        )
+    rows = list(
+        (await session.scalars(stmt.order_by(model.created_at, model.id).limit(size + 1))).all()
+    )
+    items = [(row, encode_cursor(row.created_at, row.id)) for row in rows[:size]]
+    return Page(items=items, has_next_page=len(rows) > size, count=count or 0)

@@ -1,0 +1,1 @@
+"""Users: the learners and staff who enroll in offer events."""

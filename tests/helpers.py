@@ -1,0 +1,76 @@
+"""Test helpers: a GraphQL caller over real HTTP (ASGI), database snapshots, SQL counting."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from httpx import AsyncClient, Response
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection
+
+from offerdesk.db import Base, Database
+
+
+class Api:
+    """Sends GraphQL documents exactly as a client would: POST /graphql with a bearer token."""
+
+    def __init__(self, client: AsyncClient, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> Response:
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return await self.client.post(
+            "/graphql", json=body, headers={"Authorization": f"Bearer {token or self.token}"}
+        )
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        response = await self.post(query, variables, token)
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The data of a call that must succeed."""
+        result = await self(query, variables)
+        assert "errors" not in result, result.get("errors")
+        data: dict[str, Any] = result["data"]
+        return data
+
+    async def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The one error of a call that must fail."""
+        result = await self(query, variables)
+        assert result.get("errors"), result
+        assert len(result["errors"]) == 1, result["errors"]
+        error: dict[str, Any] = result["errors"][0]
+        return error
+
+
+async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order: equal snapshots mean nothing changed."""
+    state = {}
+    async with db.read_session() as session:
+        for table in Base.metadata.sorted_tables:
+            rows = await session.execute(select(table).order_by(*table.primary_key.columns))
+            state[table.name] = [tuple(row) for row in rows]
+    return state
+
+
+@contextmanager
+def count_statements(db: Database) -> Iterator[list[str]]:
+    """Collects the SQL statements the engine runs inside the block."""
+    statements: list[str] = []
+
+    def record(_conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
