@@ -143,7 +143,8 @@ async def test_update_offer_event_date_keeps_what_is_not_given(api: Api) -> None
     assert date["offerEventId"] == event["id"]
     updated = await api.data(
         """mutation { updateOfferEventDate(id: "%s", offerEventDate: {
-             end: "2025-09-12T13:30:00.250+00:00"}) { offerEventDate { id start end location } } }"""
+             end: "2025-09-12T13:30:00.250+00:00"})
+             { offerEventDate { id start end location } } }"""
         % date["id"]
     )
     assert updated["updateOfferEventDate"]["offerEventDate"] == {
