@@ -4,6 +4,7 @@
 def import_all() -> None:
     import offerdesk.auth.models
     import offerdesk.content.models
+    import offerdesk.enrollments.models
     import offerdesk.events.models
     import offerdesk.offers.models
     import offerdesk.users.models  # noqa: F401

@@ -46,6 +46,8 @@ class OfferEvent(Entity, Base):
     # conditional UPDATE of this row (DESIGN.md, "Capacity without overbooking").
     enrolled_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     waitlisted_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The last waiting-list ticket handed out for this event (see Enrollment.waitlist_seq).
+    waitlist_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OfferEventContent(Base):

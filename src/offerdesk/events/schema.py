@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -9,12 +10,17 @@ from offerdesk.auth.scopes import Scope
 from offerdesk.content.models import ContentType
 from offerdesk.content.schema import ContentItem
 from offerdesk.db import find_by_key
+from offerdesk.enrollments.models import EnrollmentStatus
 from offerdesk.events import models, service
 from offerdesk.graphql.common import AppInfo, BulkResponse, provided
+from offerdesk.graphql.pagination import Connection
 from offerdesk.graphql.permissions import requires
 from offerdesk.graphql.scalars import to_id
 from offerdesk.offers.schema import Offer
 from offerdesk.validation import one_key
+
+if TYPE_CHECKING:
+    from offerdesk.enrollments.schema import Enrollment
 
 
 @strawberry.type
@@ -105,6 +111,18 @@ class OfferEvent:
     async def content_id(self, info: AppInfo) -> strawberry.ID | None:
         items = await info.context.loaders.content_by_event.load(self.pk)
         return to_id(items[0].id) if items else None
+
+    @strawberry.field(description="The roster, filterable by status.")
+    async def enrollments(
+        self,
+        info: AppInfo,
+        status: EnrollmentStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Annotated["Enrollment", strawberry.lazy("offerdesk.enrollments.schema")]]:
+        from offerdesk.enrollments.schema import roster
+
+        return await roster(info, self.pk, status, first, after)
 
     @strawberry.field(description="The title of the first linked content item, live.")
     async def content_title(self, info: AppInfo) -> str | None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, bulk_ids, existing_ids, set_active, split_found
 from offerdesk.content.models import ContentItem, ContentType
+from offerdesk.enrollments.service import promote_waiting_list
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 from offerdesk.events.models import OfferEvent, OfferEventContent, OfferEventDate
 from offerdesk.offers.models import Offer
@@ -72,11 +73,15 @@ async def create_event(
 async def update_event(
     session: AsyncSession, id_: uuid.UUID, changes: EventChanges, prefix: str
 ) -> OfferEvent:
+    """Change an event. Capacity is checked against the enrolled count under the row lock;
+    a raised or removed capacity is filled from the waiting list in this same transaction."""
     event = await get_event(session, id_, lock=True)
     links = await linked_content_ids(session, event.id)
     await _apply(session, event, changes, prefix, links=links)
     await _replace_links(session, event, changes, prefix, current=links)
     await session.flush()
+    if "max_participants" in changes:
+        await promote_waiting_list(session, event)
     return event
 
 

@@ -10,6 +10,8 @@ from strawberry.dataloader import DataLoader
 
 from offerdesk.content.models import ContentItem
 from offerdesk.db import rows_by_ids
+from offerdesk.enrollments import service as enrollments
+from offerdesk.enrollments.models import EnrollmentStatusChange
 from offerdesk.events import service as events
 from offerdesk.events.models import OfferEvent, OfferEventDate
 from offerdesk.offers.models import Offer
@@ -34,6 +36,12 @@ class Loaders:
         )
         self.content_by_event: DataLoader[uuid.UUID, list[ContentItem]] = self._loader(
             events.content_items_by_event_ids
+        )
+        self.waitlist_position: DataLoader[uuid.UUID, int | None] = self._loader(
+            enrollments.waitlist_positions
+        )
+        self.history: DataLoader[uuid.UUID, list[EnrollmentStatusChange]] = self._loader(
+            enrollments.histories
         )
         self.events_by_offer: DataLoader[tuple[uuid.UUID, bool | None], list[OfferEvent]] = (
             DataLoader(self._events_by_offer)

@@ -10,15 +10,19 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from offerdesk.content.schema import ContentMutations, ContentQueries
+from offerdesk.enrollments.schema import EnrollmentMutations, EnrollmentQueries
 from offerdesk.events.schema import EventMutations, EventQueries
 from offerdesk.graphql.errors import ErrorPhases
 from offerdesk.graphql.scalars import SCALARS
 from offerdesk.offers.schema import OfferMutations, OfferQueries
 from offerdesk.users.schema import UserMutations, UserQueries
 
-Query = merge_types("Query", (OfferQueries, EventQueries, ContentQueries, UserQueries))
+Query = merge_types(
+    "Query", (OfferQueries, EventQueries, EnrollmentQueries, ContentQueries, UserQueries)
+)
 Mutation = merge_types(
-    "Mutation", (OfferMutations, EventMutations, ContentMutations, UserMutations)
+    "Mutation",
+    (OfferMutations, EventMutations, EnrollmentMutations, ContentMutations, UserMutations),
 )
 
 

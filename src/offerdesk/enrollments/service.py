@@ -1,0 +1,354 @@
+"""Enrollment rules (SPEC §3.1 to 3.4, 3.6): capacity, the waiting list, every status change.
+
+How capacity holds under any concurrency (DESIGN.md): every change first locks the event row
+(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises
+writers), takes a seat with one conditional ``UPDATE`` of the event's counters, and the
+database's CHECK constraint refuses an overbooked row whatever the code does. Promotions from
+the waiting list run in the same transaction as the change that freed the spot, so a free spot
+and a non-empty waiting list never exist together.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from offerdesk.bulk import BulkResult, bulk_ids, split_found
+from offerdesk.db import utcnow
+from offerdesk.enrollments.models import (
+    ACTIVE_STATUSES,
+    ChangeCause,
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentStatusChange,
+)
+from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
+from offerdesk.events.models import OfferEvent
+from offerdesk.offers.models import Offer
+from offerdesk.users.models import User
+
+
+@dataclass(frozen=True)
+class EnrollRequest:
+    user_id: uuid.UUID
+    offer_event_id: uuid.UUID
+    status: EnrollmentStatus | None = None
+    send_mail: bool | None = None
+
+
+async def enroll(
+    session: AsyncSession, request: EnrollRequest, user_field: str = "enrollment.userId"
+) -> Enrollment:
+    """Enroll a user (SPEC §3.3); enrolling again while active returns the enrollment as it is."""
+    if request.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.DECLINED):
+        raise bad_input(
+            "enrollment.status", "status may only be ENROLLED or WAITLISTED when enrolling"
+        )
+    event = await locked_event(session, request.offer_event_id, "enrollment.offerEventId")
+    user = await session.get(User, request.user_id)
+    if user is None:
+        raise not_found("user", user_field)
+    existing = await _enrollment_of(session, request.user_id, event.id)
+    if existing is not None and existing.status in ACTIVE_STATUSES:
+        return existing
+    await _check_open(session, event, user, user_field)
+    status, seq = await _take_place(session, event, request.status)
+    if existing is None:
+        enrollment = Enrollment(
+            user_id=user.id,
+            offer_event_id=event.id,
+            status=status,
+            enrolled_at=utcnow(),
+            waitlist_seq=seq,
+        )
+        session.add(enrollment)
+        await session.flush()
+        previous = None
+    else:
+        enrollment, previous = existing, existing.status
+        enrollment.status, enrollment.waitlist_seq = status, seq
+        enrollment.enrolled_at = utcnow()
+    cause = ChangeCause.ENROLL if status is EnrollmentStatus.ENROLLED else ChangeCause.WAITLIST
+    _record(session, enrollment, previous, cause, request.send_mail)
+    await session.flush()
+    # An explicit WAITLISTED request while a spot is free must not leave both at once.
+    await promote_waiting_list(session, event)
+    return enrollment
+
+
+async def locked_event(session: AsyncSession, id_: uuid.UUID, field: str) -> OfferEvent:
+    """The event row, locked for this transaction: enrollment changes of one event queue here."""
+    event = await session.scalar(select(OfferEvent).where(OfferEvent.id == id_).with_for_update())
+    if event is None:
+        raise not_found("offer event", field)
+    return event
+
+
+async def _check_open(
+    session: AsyncSession, event: OfferEvent, user: User, user_field: str
+) -> None:
+    offer = await session.get(Offer, event.offer_id)
+    if not event.is_active or offer is None or not offer.is_active or offer.archived_at:
+        raise DomainError(
+            ErrorCode.EVENT_INACTIVE,
+            "this offer event (or its offer) is archived or inactive and takes no enrollments",
+            field="enrollment.offerEventId",
+        )
+    if event.closing_date is not None and event.closing_date <= utcnow():
+        raise DomainError(
+            ErrorCode.REGISTRATION_CLOSED,
+            f"registration closed at {event.closing_date.isoformat()}",
+            field="enrollment.offerEventId",
+        )
+    if not user.is_active:
+        raise DomainError(ErrorCode.USER_INACTIVE, "archived users cannot enroll", field=user_field)
+
+
+async def _take_place(
+    session: AsyncSession, event: OfferEvent, wanted: EnrollmentStatus | None
+) -> tuple[EnrollmentStatus, int | None]:
+    """A seat if one is free (and nobody waits), else a waiting-list ticket, else EVENT_FULL."""
+    if wanted is not EnrollmentStatus.WAITLISTED:
+        seated = await session.execute(
+            update(OfferEvent)
+            .where(
+                OfferEvent.id == event.id,
+                (OfferEvent.max_participants.is_(None))
+                | (OfferEvent.enrolled_count < OfferEvent.max_participants),
+                OfferEvent.waitlisted_count == 0,
+            )
+            .values(enrolled_count=OfferEvent.enrolled_count + 1)
+            .returning(OfferEvent.enrolled_count)
+        )
+        if seated.first() is not None:
+            await session.refresh(event)
+            return EnrollmentStatus.ENROLLED, None
+        if wanted is EnrollmentStatus.ENROLLED or not event.waiting_list:
+            raise DomainError(
+                ErrorCode.EVENT_FULL,
+                f"the offer event is full ({event.max_participants} places)",
+                field="enrollment.offerEventId",
+            )
+    seq = await session.scalar(
+        update(OfferEvent)
+        .where(OfferEvent.id == event.id)
+        .values(
+            waitlisted_count=OfferEvent.waitlisted_count + 1,
+            waitlist_seq=OfferEvent.waitlist_seq + 1,
+        )
+        .returning(OfferEvent.waitlist_seq)
+    )
+    await session.refresh(event)
+    return EnrollmentStatus.WAITLISTED, seq
+
+
+async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> list[Enrollment]:
+    """Fill every free spot from the waiting list, longest-waiting first (SPEC §3.4).
+
+    The caller holds the event row (locked, or SQLite's write lock) in this transaction.
+    """
+    await session.refresh(event)
+    if event.waitlisted_count == 0:
+        return []
+    free = None if event.max_participants is None else event.max_participants - event.enrolled_count
+    if free is not None and free <= 0:
+        return []
+    stmt = (
+        select(Enrollment)
+        .where(
+            Enrollment.offer_event_id == event.id,
+            Enrollment.status == EnrollmentStatus.WAITLISTED,
+        )
+        .order_by(Enrollment.waitlist_seq)
+    )
+    if free is not None:
+        stmt = stmt.limit(free)
+    promoted = list((await session.scalars(stmt)).all())
+    if not promoted:
+        return []
+    for enrollment in promoted:
+        enrollment.status, enrollment.waitlist_seq = EnrollmentStatus.ENROLLED, None
+        _record(session, enrollment, EnrollmentStatus.WAITLISTED, ChangeCause.PROMOTION, None)
+    await session.execute(
+        update(OfferEvent)
+        .where(OfferEvent.id == event.id)
+        .values(
+            enrolled_count=OfferEvent.enrolled_count + len(promoted),
+            waitlisted_count=OfferEvent.waitlisted_count - len(promoted),
+        )
+    )
+    await session.flush()
+    await session.refresh(event)
+    return promoted
+
+
+async def _leave(
+    session: AsyncSession,
+    enrollment: Enrollment,
+    event: OfferEvent,
+    status: EnrollmentStatus,
+    cause: ChangeCause,
+) -> None:
+    """Move an active enrollment to CANCELLED or DECLINED, giving its place on."""
+    previous = enrollment.status
+    counter = (
+        OfferEvent.enrolled_count
+        if previous is EnrollmentStatus.ENROLLED
+        else OfferEvent.waitlisted_count
+    )
+    await session.execute(
+        update(OfferEvent).where(OfferEvent.id == event.id).values({counter: counter - 1})
+    )
+    enrollment.status, enrollment.waitlist_seq = status, None
+    _record(session, enrollment, previous, cause, None)
+    await session.flush()
+    await promote_waiting_list(session, event)
+
+
+async def unenroll(session: AsyncSession, user_id: uuid.UUID, offer_event_id: uuid.UUID) -> bool:
+    """The participant withdraws (→ CANCELLED). Withdrawing again is a success that changes
+    nothing; a user who never enrolled is NOT_FOUND."""
+    event = await locked_event(session, offer_event_id, "offerEventId")
+    enrollment = await _enrollment_of(session, user_id, event.id)
+    if enrollment is None:
+        raise not_found("enrollment of this user in this offer event", "userId")
+    if enrollment.status in ACTIVE_STATUSES:
+        await _leave(session, enrollment, event, EnrollmentStatus.CANCELLED, ChangeCause.UNENROLL)
+    return True
+
+
+async def decline(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkResult:
+    """The organiser refuses or removes enrollments (→ DECLINED); unknown ids are reported.
+
+    Enrollments that are no longer active (already cancelled or declined) stay as they are.
+    """
+    wanted = bulk_ids(ids)
+    rows = (await session.scalars(select(Enrollment).where(Enrollment.id.in_(wanted)))).all()
+    by_event: dict[uuid.UUID, list[Enrollment]] = defaultdict(list)
+    for enrollment in rows:
+        by_event[enrollment.offer_event_id].append(enrollment)
+    # Lock events in a fixed order so two concurrent bulk declines cannot deadlock.
+    for event_id in sorted(by_event):
+        event = await locked_event(session, event_id, "ids")
+        for enrollment in by_event[event_id]:
+            await session.refresh(enrollment)
+            if enrollment.status in ACTIVE_STATUSES:
+                await _leave(
+                    session, enrollment, event, EnrollmentStatus.DECLINED, ChangeCause.DECLINE
+                )
+    return split_found(wanted, {row.id for row in rows})
+
+
+async def enroll_many(
+    session: AsyncSession,
+    offer_event_id: uuid.UUID,
+    user_ids: Sequence[uuid.UUID],
+    send_mail: bool | None,
+    user_field: str,
+) -> list[Enrollment]:
+    """Enroll many users in one transaction: all of them, or none (SPEC §2.3 bulk form)."""
+    enrollments = []
+    for index, user_id in enumerate(dict.fromkeys(user_ids)):
+        enrollments.append(
+            await enroll(
+                session,
+                EnrollRequest(user_id=user_id, offer_event_id=offer_event_id, send_mail=send_mail),
+                user_field=f"{user_field}.{index}",
+            )
+        )
+    return enrollments
+
+
+def _record(
+    session: AsyncSession,
+    enrollment: Enrollment,
+    previous: EnrollmentStatus | None,
+    cause: ChangeCause,
+    send_mail: bool | None,
+) -> None:
+    enrollment.updated_at = utcnow()
+    session.add(
+        EnrollmentStatusChange(
+            enrollment_id=enrollment.id,
+            from_status=previous,
+            to_status=enrollment.status,
+            cause=cause,
+            send_mail=send_mail,
+        )
+    )
+
+
+async def _enrollment_of(
+    session: AsyncSession, user_id: uuid.UUID, offer_event_id: uuid.UUID
+) -> Enrollment | None:
+    return await session.scalar(
+        select(Enrollment).where(
+            Enrollment.user_id == user_id, Enrollment.offer_event_id == offer_event_id
+        )
+    )
+
+
+async def find_enrollment(
+    session: AsyncSession, user_id: uuid.UUID, offer_event_id: uuid.UUID
+) -> Enrollment | None:
+    return await _enrollment_of(session, user_id, offer_event_id)
+
+
+async def enrollments_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Enrollment]:
+    stmt = (
+        select(Enrollment)
+        .where(Enrollment.user_id == user_id)
+        .order_by(Enrollment.created_at, Enrollment.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+def roster_query(offer_event_id: uuid.UUID, status: EnrollmentStatus | None) -> Select[Enrollment]:
+    stmt = select(Enrollment).where(Enrollment.offer_event_id == offer_event_id)
+    if status is not None:
+        stmt = stmt.where(Enrollment.status == status)
+    return stmt
+
+
+# --- batched reads for DataLoaders ---
+
+
+async def waitlist_positions(
+    session: AsyncSession, enrollment_ids: Sequence[uuid.UUID]
+) -> list[int | None]:
+    """The 1-based place of each enrollment among its event's WAITLISTED ones (None if not)."""
+    mine = aliased(Enrollment)
+    ahead = (
+        select(func.count())
+        .where(
+            Enrollment.offer_event_id == mine.offer_event_id,
+            Enrollment.status == EnrollmentStatus.WAITLISTED,
+            Enrollment.waitlist_seq <= mine.waitlist_seq,
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(mine.id, ahead).where(
+            mine.id.in_(enrollment_ids), mine.status == EnrollmentStatus.WAITLISTED
+        )
+    )
+    positions: dict[uuid.UUID, int] = dict(rows.all())
+    return [positions.get(id_) for id_ in enrollment_ids]
+
+
+async def histories(
+    session: AsyncSession, enrollment_ids: Sequence[uuid.UUID]
+) -> list[list[EnrollmentStatusChange]]:
+    stmt = (
+        select(EnrollmentStatusChange)
+        .where(EnrollmentStatusChange.enrollment_id.in_(enrollment_ids))
+        .order_by(EnrollmentStatusChange.enrollment_id, EnrollmentStatusChange.id)
+    )
+    grouped: dict[uuid.UUID, list[EnrollmentStatusChange]] = defaultdict(list)
+    for change in await session.scalars(stmt):
+        grouped[change.enrollment_id].append(change)
+    return [grouped[id_] for id_ in enrollment_ids]
