@@ -428,7 +428,8 @@ async def test_bulk_enrollment_with_unknown_refs_writes_nothing(api: Api, db: Da
     )
     [error] = result["errors"]
     assert error["extensions"] == {"code": "NOT_FOUND", "field": "userRefs"}
-    assert "nobody-1" in error["message"] and "nobody-2" in error["message"]
+    assert "nobody-1" in error["message"]
+    assert "nobody-2" in error["message"]
     assert await snapshot(db) == before
 
 
@@ -454,7 +455,8 @@ async def test_enrollment_queries(api: Api, db: Database) -> None:
     await enroll(api, one, second_event)
     data = await api.data(
         """query($user: UUID!, $event: UUID!) {
-             enrollment(userId: $user, offerEventId: $event) { status user { id } offerEvent { id } }
+             enrollment(userId: $user, offerEventId: $event) {
+               status user { id } offerEvent { id } }
              enrollments(userId: $user) { offerEventId status }
            }""",
         {"user": one, "event": first_event},
