@@ -8,6 +8,7 @@ which takes SQLite's single write lock up front (waiting up to the busy timeout)
 queue instead of failing.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -116,6 +117,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url, settings)
         self.dialect = self.engine.dialect.name
+        self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
         self._reads = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._writes = async_sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}),
@@ -129,7 +131,14 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        async with self._writes() as session, session.begin():
+        if self._sqlite_writer is None:
+            async with self._writes() as session, session.begin():
+                yield session
+            return
+        # SQLite has one writer at a time. Queueing this process's writers here is fair and
+        # immediate; left to SQLite's busy handler they would sleep and poll (up to 100 ms a
+        # turn). Other processes are still kept in order by BEGIN IMMEDIATE.
+        async with self._sqlite_writer, self._writes() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

@@ -35,7 +35,12 @@ class Context:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One mutation's transaction (SPEC §3.10). Reads after it see what it wrote."""
+        """One mutation's transaction (SPEC §3.10). Reads after it see what it wrote.
+
+        The read session is given back first: a request never holds two connections, so a
+        burst of requests cannot exhaust the pool while each waits for its second one.
+        """
+        await self._end_read()
         async with self.db.transaction() as session:
             yield session
         await self._end_read()

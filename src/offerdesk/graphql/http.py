@@ -142,9 +142,11 @@ async def graphql_endpoint(request: Request) -> Response:
         return HTMLResponse(get_graphql_ide_html())
     context = Context(db, settings, request_id, Principal(scopes=frozenset()))
     try:
+        # Authentication comes first: without a valid token nothing about the request is
+        # judged, so a bad body gets 401 too (SPEC §1), not a hint about what would pass.
+        context.principal = await authenticate(request, context)
         params = await _params(request)
         query, variables, operation_name = _check_params(params)
-        context.principal = await authenticate(request, context)
         allowed = {OperationType.QUERY}
         if request.method == "POST":
             allowed.add(OperationType.MUTATION)
