@@ -31,8 +31,13 @@ def content_items_query(
     if type_ is not None:
         stmt = stmt.where(ContentItem.type == type_)
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        stmt = stmt.where(or_(ContentItem.title.ilike(pattern), ContentItem.ref.ilike(pattern)))
+        term = search.strip()
+        stmt = stmt.where(
+            or_(
+                ContentItem.title.icontains(term, autoescape=True),
+                ContentItem.ref.icontains(term, autoescape=True),
+            )
+        )
     return stmt
 
 

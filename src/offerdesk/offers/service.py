@@ -34,8 +34,13 @@ def offers_query(search: str | None = None, include_archived: bool = False) -> S
     if not include_archived:
         stmt = stmt.where(Offer.is_active.is_(True), Offer.archived_at.is_(None))
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        stmt = stmt.where(or_(Offer.title.ilike(pattern), Offer.description.ilike(pattern)))
+        term = search.strip()
+        stmt = stmt.where(
+            or_(
+                Offer.title.icontains(term, autoescape=True),
+                Offer.description.icontains(term, autoescape=True),
+            )
+        )
     return stmt
 
 

@@ -39,9 +39,13 @@ def users_query(search: str | None = None, is_active: bool | None = None) -> Sel
     if is_active is not None:
         stmt = stmt.where(User.is_active.is_(is_active))
     if search:
-        pattern = f"%{search.strip().lower()}%"
+        term = search.strip()
         stmt = stmt.where(
-            or_(User.name.ilike(pattern), User.email.ilike(pattern), User.ref.ilike(pattern))
+            or_(
+                User.name.icontains(term, autoescape=True),
+                User.email.icontains(term, autoescape=True),
+                User.ref.icontains(term, autoescape=True),
+            )
         )
     return stmt
 
