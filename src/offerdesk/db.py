@@ -79,11 +79,18 @@ class Entity:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+def _lower(value: str | None) -> str | None:
+    return value.lower() if value is not None else None
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # None: the driver must not emit BEGIN itself; the "begin" hook below does.
         dbapi_connection.isolation_level = None
+        # SQLite's own lower() folds ASCII only; PostgreSQL folds every letter. Searches and
+        # the case-insensitive e-mail index must behave the same on both.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
