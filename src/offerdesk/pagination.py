@@ -8,7 +8,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -52,8 +52,12 @@ def decode_cursor(cursor: str, field: str = "after") -> tuple[datetime, uuid.UUI
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, id_ = base64.urlsafe_b64decode(padded).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(id_)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        created_at = datetime.fromisoformat(created)
+        if created_at.tzinfo is None:
+            # Cursors we give out carry an offset; a naive time cannot be compared to one.
+            raise ValueError("cursor time without an offset")
+        return created_at.astimezone(UTC), uuid.UUID(id_)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise bad_input(field, f"{field} is not a cursor this API gave out") from exc
 
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.errors import DomainError, ErrorCode, bad_input
@@ -13,8 +13,16 @@ MAX_REF_LENGTH = 255
 MAX_TEXT_LENGTH = 20_000
 
 
+def storable(value: str, field: str) -> str:
+    """``value`` unchanged, or BAD_USER_INPUT: PostgreSQL cannot store U+0000 in text, so it is
+    refused here, the same on both engines, instead of failing as a driver error."""
+    if "\x00" in value:
+        raise bad_input(field, f"{field} must not contain the NUL character (U+0000)")
+    return value
+
+
 def clean_title(value: str, field: str, max_length: int = MAX_TITLE_LENGTH) -> str:
-    cleaned = value.strip()
+    cleaned = storable(value, field).strip()
     if not cleaned:
         raise bad_input(field, f"{field} must not be empty")
     if len(cleaned) > max_length:
@@ -26,7 +34,7 @@ def clean_ref(value: str | None, field: str) -> str | None:
     """A ref is the integrator's own id: kept exactly, but never blank or padded."""
     if value is None:
         return None
-    cleaned = value.strip()
+    cleaned = storable(value, field).strip()
     if not cleaned:
         raise bad_input(field, f"{field} must not be blank; use null for no ref")
     if len(cleaned) > MAX_REF_LENGTH:
@@ -39,7 +47,7 @@ def clean_text(value: str | None, field: str, max_length: int = MAX_TEXT_LENGTH)
         return None
     if len(value) > max_length:
         raise bad_input(field, f"{field} must be at most {max_length} characters")
-    return value
+    return storable(value, field)
 
 
 def one_key(field_values: dict[str, Any]) -> tuple[str, Any]:
@@ -60,8 +68,24 @@ async def ensure_unique_ref(
 ) -> None:
     if ref is None:
         return
+    await lock_value(session, f"{model.__tablename__}.ref", ref)
     stmt = select(model.id).where(model.ref == ref)
     if exclude_id is not None:
         stmt = stmt.where(model.id != exclude_id)
     if await session.scalar(stmt) is not None:
         raise DomainError(ErrorCode.CONFLICT, f"ref '{ref}' is already in use", field=field)
+
+
+async def lock_value(session: AsyncSession, scope: str, value: str) -> None:
+    """Make concurrent transactions that check the same unique value take turns.
+
+    Without this, two PostgreSQL transactions can both find a ref (or an e-mail address) free
+    and both insert it: the second then fails on the unique index with a driver error instead
+    of ``CONFLICT``. The
+    advisory lock lasts until the transaction ends, so the second check runs after the first
+    transaction committed and sees its row. SQLite needs nothing: its write transactions start
+    with ``BEGIN IMMEDIATE`` and never overlap.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = func.hashtextextended(f"{scope}:{value}", 0)
+        await session.execute(select(func.pg_advisory_xact_lock(key)))

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerdesk.bulk import BulkResult, set_active
 from offerdesk.content.models import ContentItem, ContentType
 from offerdesk.errors import bad_input, not_found
-from offerdesk.validation import clean_ref, clean_text, clean_title, ensure_unique_ref
+from offerdesk.validation import (
+    clean_ref,
+    clean_text,
+    clean_title,
+    ensure_unique_ref,
+    storable,
+)
 
 MAX_URL_LENGTH = 2048
 
@@ -44,7 +50,7 @@ def content_items_query(
 def _clean_url(value: str | None, field: str) -> str | None:
     if value is None:
         return None
-    url = value.strip()
+    url = storable(value, field).strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL_LENGTH:
         raise bad_input(

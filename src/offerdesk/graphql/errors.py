@@ -11,11 +11,17 @@ from typing import Any
 
 from graphql import (
     ArgumentNode,
+    BooleanValueNode,
     DocumentNode,
+    EnumValueNode,
+    FloatValueNode,
     GraphQLError,
+    IntValueNode,
     ListValueNode,
     Node,
+    NullValueNode,
     ObjectValueNode,
+    StringValueNode,
     ValueNode,
     VariableNode,
     visit,
@@ -39,12 +45,10 @@ class ErrorPhases(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         yield
-        # A literal that its scalar refused (a malformed UUID, a time without an offset) is
-        # bad input, not a bad document: graphql-core keeps the scalar's error as the cause.
         self._tag(
             lambda error: (
                 ErrorCode.BAD_USER_INPUT
-                if error.original_error is not None
+                if _refused_literal(error)
                 else ErrorCode.GRAPHQL_VALIDATION_FAILED
             )
         )
@@ -67,6 +71,31 @@ class ErrorPhases(SchemaExtension):
             if code == ErrorCode.BAD_USER_INPUT and document is not None:
                 field = _literal_path(document, error.nodes or [])
             _set_code(error, code, field)
+
+
+# The literals a leaf type parses itself; graphql-core's errors about them are refusals of
+# the value (``maxParticipants: 3000000000``, ``title: null``), not of the document's shape.
+_LEAF_LITERALS = (
+    IntValueNode,
+    FloatValueNode,
+    StringValueNode,
+    BooleanValueNode,
+    EnumValueNode,
+    NullValueNode,
+)
+
+
+def _refused_literal(error: GraphQLError) -> bool:
+    """A literal that its type refused is bad input, as the same value in a variable is.
+
+    Our scalars' errors (a malformed UUID, a time without an offset) come with the scalar's
+    error as the cause; built-in scalars (``Int`` out of range) and non-null checks raise
+    their own error on the one literal node.
+    """
+    if error.original_error is not None:
+        return True
+    nodes = error.nodes or []
+    return len(nodes) == 1 and isinstance(nodes[0], _LEAF_LITERALS)
 
 
 def _set_code(error: GraphQLError, code: ErrorCode, field: str | None) -> None:

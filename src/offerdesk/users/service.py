@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerdesk.bulk import BulkResult, set_active
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 from offerdesk.users.models import User
-from offerdesk.validation import clean_ref, clean_title, ensure_unique_ref
+from offerdesk.validation import clean_ref, clean_title, ensure_unique_ref, lock_value
 
 MAX_NAME_LENGTH = 500
 
@@ -109,6 +109,7 @@ async def _apply(session: AsyncSession, user: User, changes: UserChanges, prefix
         user.name = clean_title(changes["name"], f"{prefix}.name", MAX_NAME_LENGTH)
     if "email" in changes:
         email = clean_email(changes["email"], f"{prefix}.email")
+        await lock_value(session, "users.email", email.lower())
         other = await find_user_by_email(session, email)
         if other is not None and other.id != user.id:
             raise DomainError(
