@@ -1096,3 +1096,28 @@ async def test_explicit_null_clears_a_field_that_has_a_null_state(api: Api) -> N
     event_id = await make_event(api, offerId=offer_id, maxParticipants=3)
     data = await api.data(UPDATE_EVENT, {"id": event_id, "input": {"maxParticipants": None}})
     assert data["updateOfferEvent"]["offerEvent"]["maxParticipants"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "field"),
+    [
+        ("query($s: String) { offers(search: $s) { id } }", {"s": "a\x00b"}, "search"),
+        (
+            "query($s: String) { paginatedUsers(search: $s) { count } }",
+            {"s": "\x00"},
+            "search",
+        ),
+        (
+            "query($s: String) { paginatedContentItems(search: $s) { count } }",
+            {"s": "x\x00"},
+            "search",
+        ),
+        ("query($r: String) { offer(ref: $r) { id } }", {"r": "r\x00"}, "ref"),
+        ("query($r: String) { offerEvent(ref: $r) { id } }", {"r": "r\x00"}, "ref"),
+        ("query($e: String) { user(email: $e) { id } }", {"e": "a\x00@example.com"}, "email"),
+    ],
+)
+async def test_nul_character_in_a_look_up_is_bad_user_input(
+    api: Api, db: Database, query: str, variables: dict[str, Any], field: str
+) -> None:
+    await refused(api, db, query, variables, code="BAD_USER_INPUT", field=field)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from offerdesk.config import Settings
+from offerdesk.validation import storable
 
 # Stable constraint names, so migrations and error messages can refer to them on both engines.
 NAMING_CONVENTION = {
@@ -173,5 +174,8 @@ async def find_by_key(
     """Look a row up by id, else by its ``ref``."""
     if id_ is not None:
         return await session.get(model, id_)
-    stmt = select(model).where(model.ref == ref)  # type: ignore[attr-defined]
+    if ref is None:
+        return None
+    # A NUL character cannot be sent to PostgreSQL: refuse it as bad input, not a driver error.
+    stmt = select(model).where(model.ref == storable(ref, "ref"))  # type: ignore[attr-defined]
     return await session.scalar(stmt)

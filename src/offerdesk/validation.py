@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.errors import DomainError, ErrorCode, bad_input
@@ -89,3 +89,16 @@ async def lock_value(session: AsyncSession, scope: str, value: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = func.hashtextextended(f"{scope}:{value}", 0)
         await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def search_filter(search: str | None, *columns: Any) -> ColumnElement[bool] | None:
+    """A case-insensitive substring match on any of ``columns``, or None for no search.
+
+    ``%`` and ``_`` are matched literally: a search for "50%" is not a wildcard.
+    """
+    if search is None:
+        return None
+    term = storable(search, "search").strip()
+    if not term:
+        return None
+    return or_(*(column.icontains(term, autoescape=True) for column in columns))

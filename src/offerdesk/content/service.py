@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import TypedDict
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, set_active
@@ -16,6 +16,7 @@ from offerdesk.validation import (
     clean_text,
     clean_title,
     ensure_unique_ref,
+    search_filter,
     storable,
 )
 
@@ -36,14 +37,8 @@ def content_items_query(
     stmt = select(ContentItem)
     if type_ is not None:
         stmt = stmt.where(ContentItem.type == type_)
-    if search:
-        term = search.strip()
-        stmt = stmt.where(
-            or_(
-                ContentItem.title.icontains(term, autoescape=True),
-                ContentItem.ref.icontains(term, autoescape=True),
-            )
-        )
+    if (match := search_filter(search, ContentItem.title, ContentItem.ref)) is not None:
+        stmt = stmt.where(match)
     return stmt
 
 

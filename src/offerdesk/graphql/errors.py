@@ -26,6 +26,7 @@ from graphql import (
     VariableNode,
     visit,
 )
+from graphql.error import GraphQLSyntaxError
 from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
 
@@ -120,6 +121,9 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
             extensions["field"] = cause.field
     elif error.extensions and "code" in error.extensions:
         extensions = dict(error.extensions)
+    elif isinstance(error, GraphQLSyntaxError) or isinstance(cause, GraphQLSyntaxError):
+        # The parser cache parses in its own hook, before ErrorPhases can tag the error.
+        extensions = {"code": ErrorCode.GRAPHQL_PARSE_FAILED.value}
     else:
         log.error(
             "unexpected error in request %s: %s",

@@ -4,14 +4,20 @@ import uuid
 from collections.abc import Sequence
 from typing import TypedDict
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, bulk_ids, existing_ids, split_found
 from offerdesk.db import utcnow
 from offerdesk.errors import not_found
 from offerdesk.offers.models import Offer
-from offerdesk.validation import clean_ref, clean_text, clean_title, ensure_unique_ref
+from offerdesk.validation import (
+    clean_ref,
+    clean_text,
+    clean_title,
+    ensure_unique_ref,
+    search_filter,
+)
 
 
 class OfferChanges(TypedDict, total=False):
@@ -33,14 +39,8 @@ def offers_query(search: str | None = None, include_archived: bool = False) -> S
     stmt = select(Offer)
     if not include_archived:
         stmt = stmt.where(Offer.is_active.is_(True), Offer.archived_at.is_(None))
-    if search:
-        term = search.strip()
-        stmt = stmt.where(
-            or_(
-                Offer.title.icontains(term, autoescape=True),
-                Offer.description.icontains(term, autoescape=True),
-            )
-        )
+    if (match := search_filter(search, Offer.title, Offer.description)) is not None:
+        stmt = stmt.where(match)
     return stmt
 
 

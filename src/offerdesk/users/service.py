@@ -5,13 +5,21 @@ from collections.abc import Sequence
 from typing import TypedDict
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, set_active
+from offerdesk.db import find_by_key
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 from offerdesk.users.models import User
-from offerdesk.validation import clean_ref, clean_title, ensure_unique_ref, lock_value
+from offerdesk.validation import (
+    clean_ref,
+    clean_title,
+    ensure_unique_ref,
+    lock_value,
+    search_filter,
+    storable,
+)
 
 MAX_NAME_LENGTH = 500
 
@@ -31,22 +39,16 @@ def clean_email(value: str, field: str) -> str:
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    wanted = storable(email, "email").strip().lower()
+    return await session.scalar(select(User).where(func.lower(User.email) == wanted))
 
 
 def users_query(search: str | None = None, is_active: bool | None = None) -> Select[User]:
     stmt = select(User)
     if is_active is not None:
         stmt = stmt.where(User.is_active.is_(is_active))
-    if search:
-        term = search.strip()
-        stmt = stmt.where(
-            or_(
-                User.name.icontains(term, autoescape=True),
-                User.email.icontains(term, autoescape=True),
-                User.ref.icontains(term, autoescape=True),
-            )
-        )
+    if (match := search_filter(search, User.name, User.email, User.ref)) is not None:
+        stmt = stmt.where(match)
     return stmt
 
 
@@ -72,7 +74,7 @@ async def get_user(session: AsyncSession, id_: uuid.UUID | None, ref: str | None
         user = await session.get(User, id_)
         field = "id"
     else:
-        user = await session.scalar(select(User).where(User.ref == ref))
+        user = await find_by_key(session, User, ref=ref)
         field = "ref"
     if user is None:
         raise not_found("user", field)
@@ -91,7 +93,7 @@ async def update_or_create_user(
         raise bad_input("ref", "give ref or email to find the user")
     user = None
     if ref is not None:
-        user = await session.scalar(select(User).where(User.ref == ref))
+        user = await find_by_key(session, User, ref=ref)
     if user is None and email is not None:
         user = await find_user_by_email(session, email)
     if user is not None:
