@@ -8,12 +8,13 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from offerdesk.auth.http import token_endpoint
 from offerdesk.config import Settings, get_settings
 from offerdesk.db import Database
-from offerdesk.graphql.http import graphql_endpoint
+from offerdesk.graphql.http import STATIC_DIR, graphql_endpoint
 from offerdesk.graphql.schema import build_schema
 
 log = logging.getLogger("offerdesk")
@@ -43,8 +44,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await app.state.db.dispose()
 
     graphql_methods = ["GET", "POST"]
+    routes: list[BaseRoute] = []
+    if settings.graphiql_enabled:
+        routes.append(Mount("/graphiql/static", StaticFiles(directory=STATIC_DIR)))
     app = Starlette(
         routes=[
+            *routes,
             Route("/graphql", graphql_endpoint, methods=graphql_methods),
             Route("/graphql/", graphql_endpoint, methods=graphql_methods),
             Route("/oauth/token/", token_endpoint, methods=["POST"]),

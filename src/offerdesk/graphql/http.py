@@ -7,13 +7,13 @@ form and text bodies (CSRF) are then decided in one readable place.
 
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
@@ -26,6 +26,8 @@ from offerdesk.graphql.errors import format_error
 
 log = logging.getLogger("offerdesk.http")
 
+STATIC_DIR = Path(__file__).parent / "static"
+GRAPHIQL_PAGE = (STATIC_DIR / "graphiql.html").read_text(encoding="utf-8")
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
@@ -139,7 +141,7 @@ async def graphql_endpoint(request: Request) -> Response:
         and settings.graphiql_enabled
         and "text/html" in request.headers.get("accept", "")
     ):
-        return HTMLResponse(get_graphql_ide_html())
+        return HTMLResponse(GRAPHIQL_PAGE)
     context = Context(db, settings, request_id, Principal(scopes=frozenset()))
     try:
         # Authentication comes first: without a valid token nothing about the request is
