@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -15,7 +16,8 @@ from offerdesk.auth.http import token_endpoint
 from offerdesk.config import Settings, get_settings
 from offerdesk.db import Database
 from offerdesk.graphql.http import STATIC_DIR, graphql_endpoint
-from offerdesk.graphql.schema import build_schema
+from offerdesk.graphql.limits import BodySizeLimit
+from offerdesk.graphql.schema import SchemaOptions, build_schema
 
 log = logging.getLogger("offerdesk")
 
@@ -58,11 +60,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
     )
     app.router.redirect_slashes = False
     app.state.settings = settings
     # The engine is created here, not in the lifespan, so an app used without a lifespan
     # (a test client) still works; its pool connects lazily on first use.
     app.state.db = Database(settings.database_url, settings)
-    app.state.schema = build_schema(introspection=settings.introspection_enabled)
+    app.state.schema = build_schema(SchemaOptions.from_settings(settings))
     return app

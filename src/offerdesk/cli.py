@@ -63,6 +63,8 @@ def serve(host: str, port: int, workers: int, no_migrate: bool) -> None:
         http="httptools",
         log_level=get_settings().log_level.lower(),
         access_log=False,
+        # No "server: uvicorn" header: nothing for a scanner to fingerprint.
+        server_header=False,
     )
 
 

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     # SQLite waits this long for a competing writer before giving up (milliseconds).
     sqlite_busy_timeout_ms: int = Field(default=30000, ge=0)
     log_level: str = "INFO"
+    # Query limits (graphql/limits.py says where the defaults come from).
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=15, ge=0)
+    max_directives: int = Field(default=50, ge=0)
+    max_tokens: int = Field(default=1000, ge=10)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     @property
     def is_production(self) -> bool:
@@ -34,6 +40,11 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return (not self.is_production) if self.introspection is None else self.introspection
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        """ "Did you mean …?" hints in errors reveal the schema, like introspection does."""
+        return self.introspection_enabled
 
 
 @lru_cache

@@ -31,6 +31,7 @@ from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
 
 from offerdesk.errors import DomainError, ErrorCode
+from offerdesk.graphql.limits import TOKEN_LIMIT_MESSAGE
 
 log = logging.getLogger("offerdesk.errors")
 
@@ -99,6 +100,25 @@ def _refused_literal(error: GraphQLError) -> bool:
     return len(nodes) == 1 and isinstance(nodes[0], _LEAF_LITERALS)
 
 
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
+class NoSuggestions(SchemaExtension):
+    """Drops "Did you mean …?" hints, which would reveal the schema with introspection off."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        errors = self.execution_context.pre_execution_errors or []
+        for index, error in enumerate(errors):
+            if _SUGGESTION.search(error.message):
+                errors[index] = GraphQLError(
+                    _SUGGESTION.sub("", error.message),
+                    error.nodes,
+                    original_error=error.original_error,
+                    extensions=error.extensions,
+                )
+
+
 def _set_code(error: GraphQLError, code: ErrorCode, field: str | None) -> None:
     extensions = dict(error.extensions or {})
     extensions.setdefault("code", code.value)
@@ -123,7 +143,10 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         extensions = dict(error.extensions)
     elif isinstance(error, GraphQLSyntaxError) or isinstance(cause, GraphQLSyntaxError):
         # The parser cache parses in its own hook, before ErrorPhases can tag the error.
-        extensions = {"code": ErrorCode.GRAPHQL_PARSE_FAILED.value}
+        code = ErrorCode.GRAPHQL_PARSE_FAILED
+        if TOKEN_LIMIT_MESSAGE in error.message:
+            code = ErrorCode.TOO_COMPLEX
+        extensions = {"code": code.value}
     else:
         log.error(
             "unexpected error in request %s: %s",
