@@ -372,3 +372,52 @@ async def test_secrets_and_tokens_are_stored_only_as_hashes(
     for plain in (secret, oauth_token, direct_token):
         assert plain not in stored
         assert plain.removeprefix(TOKEN_PREFIX) not in stored
+
+
+async def test_repeated_form_parameter_is_400_invalid_request(
+    client: AsyncClient, db: Database
+) -> None:
+    client_id, secret = await new_client(db)
+    body = (
+        f"grant_type=client_credentials&client_id={client_id}&client_secret={secret}"
+        "&scope=events.read&scope=users.read"
+    )
+    response = await client.post(
+        "/oauth/token/",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert "scope" in response.json()["error_description"]
+
+
+async def test_two_client_authentication_methods_at_once_are_400_invalid_request(
+    client: AsyncClient, db: Database
+) -> None:
+    client_id, secret = await new_client(db)
+    response = await client.post(
+        "/oauth/token/",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        auth=(client_id, secret),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_token_loses_scopes_its_client_no_longer_has(
+    client: AsyncClient, api: Api, db: Database
+) -> None:
+    client_id, secret = await new_client(db, "events.read users.read")
+    granted = await request_token(
+        client, grant_type="client_credentials", client_id=client_id, client_secret=secret
+    )
+    token = granted.json()["access_token"]
+    assert "errors" not in await api('query { user(ref: "x") { id } }', token=token)
+    async with db.transaction() as session:
+        await session.execute(
+            update(ApiClient).where(ApiClient.client_id == client_id).values(scopes="events.read")
+        )
+    narrowed = await api('query { offers { id } user(ref: "x") { id } }', token=token)
+    assert narrowed["data"]["offers"] == []
+    assert [e["extensions"]["code"] for e in narrowed["errors"]] == ["FORBIDDEN"]

@@ -114,3 +114,12 @@ async def test_get_of_a_mutation_is_405_and_changes_nothing(
     assert "POST" in response.headers["allow"]
     assert response.json()["errors"]
     assert await snapshot(db) == before
+
+
+async def test_readyz_answers_503_for_a_database_without_the_schema(tmp_path: Path) -> None:
+    # A SQLite path in an existing directory connects (it creates an empty file): not ready.
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+        response = await http.get("/readyz")
+    await app.state.db.dispose()
+    assert response.status_code == 503

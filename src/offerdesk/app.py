@@ -30,7 +30,9 @@ async def readyz(request: Request) -> Response:
     db: Database = request.app.state.db
     try:
         async with db.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+            # The migrations' own table: a reachable but empty or wrong database (a SQLite
+            # path that just created a new file) is not ready either.
+            await connection.execute(text("SELECT version_num FROM alembic_version"))
     except Exception:
         log.warning("readiness check: database unreachable", exc_info=True)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)

@@ -45,22 +45,25 @@ async def token_endpoint(request: Request) -> Response:
     if content_type != "application/x-www-form-urlencoded":
         return _oauth_error("invalid_request", "the body must be application/x-www-form-urlencoded")
     try:
-        form = {
-            key: values[0]
-            for key, values in parse_qs(
-                (await request.body()).decode(), strict_parsing=False
-            ).items()
-        }
+        fields = parse_qs((await request.body()).decode(), strict_parsing=False)
     except UnicodeDecodeError:
         return _oauth_error("invalid_request", "the body is not UTF-8")
+    repeated = sorted(key for key, values in fields.items() if len(values) > 1)
+    if repeated:
+        # RFC 6749 §3.2: a parameter must not be included more than once.
+        return _oauth_error("invalid_request", f"repeated parameter(s): {', '.join(repeated)}")
+    form = {key: values[0] for key, values in fields.items()}
     if form.get("grant_type") != "client_credentials":
         return _oauth_error(
             "unsupported_grant_type", "only grant_type=client_credentials is supported"
         )
-    credentials = _basic_credentials(request) or (
-        form.get("client_id", ""),
-        form.get("client_secret", ""),
-    )
+    basic = _basic_credentials(request)
+    if basic is not None and ("client_id" in form or "client_secret" in form):
+        # RFC 6749 §2.3: a client uses one authentication method per request.
+        return _oauth_error(
+            "invalid_request", "send the client credentials in the Basic header or the body"
+        )
+    credentials = basic or (form.get("client_id", ""), form.get("client_secret", ""))
     db: Database = request.app.state.db
     ttl = request.app.state.settings.token_ttl_seconds
     async with db.transaction() as session:

@@ -94,10 +94,12 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(token)))
     if row is None or row.expires_at <= utcnow():
         return None
-    client_name = None
-    if row.client_id is not None:
-        client = await session.get(ApiClient, row.client_id)
-        if client is None or not client.is_active:
-            return None
-        client_name = client.client_id
-    return Principal(scopes=parse_scopes(row.scopes), client_id=client_name)
+    scopes = parse_scopes(row.scopes)
+    if row.client_id is None:
+        return Principal(scopes=scopes)
+    client = await session.get(ApiClient, row.client_id)
+    if client is None or not client.is_active:
+        return None
+    # A client's scopes may have been narrowed since the token was issued: the token never
+    # carries more than its client holds now.
+    return Principal(scopes=scopes & parse_scopes(client.scopes), client_id=client.client_id)
