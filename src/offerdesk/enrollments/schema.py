@@ -175,21 +175,23 @@ async def _resolve_refs(
     offer_event_ref: str | None,
     user_ids: list[uuid.UUID] | None,
     user_refs: list[str] | None,
-) -> tuple[uuid.UUID, list[uuid.UUID], str]:
-    """Turn the bulk call's refs into ids; any unknown ref fails the call, naming them all."""
+) -> tuple[uuid.UUID, list[uuid.UUID], str, str]:
+    """Turn the bulk call's refs into ids; any unknown ref fails the call, naming them all.
+
+    Also gives the argument names that errors about the users and the event point at."""
     one_key({"offerEventId": offer_event_id, "offerEventRef": offer_event_ref})
     one_key({"userIds": user_ids, "userRefs": user_refs})
     wanted = user_ids if user_ids is not None else user_refs or []
     field = "userIds" if user_ids is not None else "userRefs"
     if len(wanted) > MAX_BULK_USERS:
         raise bad_input(field, f"at most {MAX_BULK_USERS} users per call, got {len(wanted)}")
+    key = "offerEventId" if offer_event_id is not None else "offerEventRef"
     async with info.context.read() as session:
         event = await find_by_key(session, OfferEventModel, offer_event_id, offer_event_ref)
         if event is None:
-            key = "offerEventId" if offer_event_id is not None else "offerEventRef"
             raise DomainError(ErrorCode.NOT_FOUND, "offer event not found", field=key)
         if user_ids is not None:
-            return event.id, user_ids, field
+            return event.id, user_ids, field, key
         refs = user_refs or []
         rows = await session.execute(
             select(UserModel.ref, UserModel.id).where(UserModel.ref.in_(refs))
@@ -200,7 +202,7 @@ async def _resolve_refs(
         raise DomainError(
             ErrorCode.NOT_FOUND, f"unknown user refs: {', '.join(unknown)}", field="userRefs"
         )
-    return event.id, [found[ref] for ref in refs], field
+    return event.id, [found[ref] for ref in refs], field, key
 
 
 @strawberry.type
@@ -239,11 +241,13 @@ class EnrollmentMutations:
         offer_event_id: uuid.UUID | None = None,
         user_ids: list[uuid.UUID] | None = None,
     ) -> list[Enrollment]:
-        event_id, users, field = await _resolve_refs(
+        event_id, users, user_field, event_field = await _resolve_refs(
             info, offer_event_id, offer_event_ref, user_ids, user_refs
         )
         async with info.context.write() as session:
-            enrolled = await service.enroll_many(session, event_id, users, send_mail, field)
+            enrolled = await service.enroll_many(
+                session, event_id, users, send_mail, user_field, event_field
+            )
         return [Enrollment.from_model(enrollment) for enrollment in enrolled]
 
     @strawberry.mutation(

@@ -41,22 +41,27 @@ class EnrollRequest:
 
 
 async def enroll(
-    session: AsyncSession, request: EnrollRequest, user_field: str = "enrollment.userId"
+    session: AsyncSession,
+    request: EnrollRequest,
+    user_field: str = "enrollment.userId",
+    event_field: str = "enrollment.offerEventId",
 ) -> Enrollment:
-    """Enroll a user (SPEC §3.3); enrolling again while active returns the enrollment as it is."""
+    """Enroll a user (SPEC §3.3); enrolling again while active returns the enrollment as it is.
+
+    ``user_field`` and ``event_field`` name the caller's input in errors (SPEC §2.5)."""
     if request.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.DECLINED):
         raise bad_input(
             "enrollment.status", "status may only be ENROLLED or WAITLISTED when enrolling"
         )
-    event = await locked_event(session, request.offer_event_id, "enrollment.offerEventId")
+    event = await locked_event(session, request.offer_event_id, event_field)
     user = await session.get(User, request.user_id)
     if user is None:
         raise not_found("user", user_field)
     existing = await _enrollment_of(session, request.user_id, event.id)
     if existing is not None and existing.status in ACTIVE_STATUSES:
         return existing
-    await _check_open(session, event, user, user_field)
-    status, seq = await _take_place(session, event, request.status)
+    await _check_open(session, event, user, user_field, event_field)
+    status, seq = await _take_place(session, event, request.status, event_field)
     if existing is None:
         enrollment = Enrollment(
             user_id=user.id,
@@ -89,27 +94,27 @@ async def locked_event(session: AsyncSession, id_: uuid.UUID, field: str) -> Off
 
 
 async def _check_open(
-    session: AsyncSession, event: OfferEvent, user: User, user_field: str
+    session: AsyncSession, event: OfferEvent, user: User, user_field: str, event_field: str
 ) -> None:
     offer = await session.get(Offer, event.offer_id)
     if not event.is_active or offer is None or not offer.is_active or offer.archived_at:
         raise DomainError(
             ErrorCode.EVENT_INACTIVE,
             "this offer event (or its offer) is archived or inactive and takes no enrollments",
-            field="enrollment.offerEventId",
+            field=event_field,
         )
     if event.closing_date is not None and event.closing_date <= utcnow():
         raise DomainError(
             ErrorCode.REGISTRATION_CLOSED,
             f"registration closed at {event.closing_date.isoformat()}",
-            field="enrollment.offerEventId",
+            field=event_field,
         )
     if not user.is_active:
         raise DomainError(ErrorCode.USER_INACTIVE, "archived users cannot enroll", field=user_field)
 
 
 async def _take_place(
-    session: AsyncSession, event: OfferEvent, wanted: EnrollmentStatus | None
+    session: AsyncSession, event: OfferEvent, wanted: EnrollmentStatus | None, event_field: str
 ) -> tuple[EnrollmentStatus, int | None]:
     """A seat if one is free (and nobody waits), else a waiting-list ticket, else EVENT_FULL."""
     if wanted is not EnrollmentStatus.WAITLISTED:
@@ -131,7 +136,7 @@ async def _take_place(
             raise DomainError(
                 ErrorCode.EVENT_FULL,
                 f"the offer event is full ({event.max_participants} places)",
-                field="enrollment.offerEventId",
+                field=event_field,
             )
     seq = await session.scalar(
         update(OfferEvent)
@@ -249,15 +254,22 @@ async def enroll_many(
     user_ids: Sequence[uuid.UUID],
     send_mail: bool | None,
     user_field: str,
+    event_field: str,
 ) -> list[Enrollment]:
-    """Enroll many users in one transaction: all of them, or none (SPEC §2.3 bulk form)."""
+    """Enroll many users in one transaction: all of them, or none (SPEC §2.3 bulk form).
+
+    Each user once, in the order given; an error names the user's first place in the input."""
+    first_index: dict[uuid.UUID, int] = {}
+    for index, user_id in enumerate(user_ids):
+        first_index.setdefault(user_id, index)
     enrollments = []
-    for index, user_id in enumerate(dict.fromkeys(user_ids)):
+    for user_id, index in first_index.items():
         enrollments.append(
             await enroll(
                 session,
                 EnrollRequest(user_id=user_id, offer_event_id=offer_event_id, send_mail=send_mail),
                 user_field=f"{user_field}.{index}",
+                event_field=event_field,
             )
         )
     return enrollments
