@@ -43,16 +43,37 @@ class HttpError(Exception):
         self.headers = headers or {}
 
 
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
 def response_media_type(request: Request) -> str:
-    """application/graphql-response+json when the client accepts it, else application/json."""
-    accept = request.headers.get("accept", "")
-    for part in accept.split(","):
-        media = part.split(";")[0].strip().lower()
-        if media == GRAPHQL_RESPONSE_JSON:
-            return GRAPHQL_RESPONSE_JSON
-        if media in (JSON, "application/*", "*/*"):
-            return JSON
-    return JSON
+    """The media type of the answer: the client's most preferred one that we speak.
+
+    The Accept header is read with its q-values (RFC 9110 §12.5.1), so
+    ``application/graphql-response+json;q=0.5, application/json`` gets application/json.
+    Without a header, or with none we speak, the answer is application/json, as the
+    GraphQL-over-HTTP specification allows.
+    """
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(request.headers.get("accept", "").split(",")):
+        media, *params = part.split(";")
+        media = media.strip().lower()
+        quality = _quality(params)
+        if media == GRAPHQL_RESPONSE_JSON and quality > 0:
+            ranked.append((quality, index, GRAPHQL_RESPONSE_JSON))
+        elif media in (JSON, "application/*", "*/*") and quality > 0:
+            ranked.append((quality, index, JSON))
+    if not ranked:
+        return JSON
+    return min(ranked, key=lambda entry: (-entry[0], entry[1]))[2]
 
 
 def json_response(
@@ -111,6 +132,11 @@ def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, s
         raise HttpError(400, ErrorCode.BAD_USER_INPUT, "variables must be an object")
     if operation_name is not None and not isinstance(operation_name, str):
         raise HttpError(400, ErrorCode.BAD_USER_INPUT, "operationName must be a string")
+    extensions = params.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        # The specification's request parameter is "extensions (Optional, map)"; anything
+        # else is a malformed request, not something to ignore.
+        raise HttpError(400, ErrorCode.BAD_USER_INPUT, "extensions must be an object")
     return query, variables, operation_name
 
 
