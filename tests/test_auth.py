@@ -421,3 +421,13 @@ async def test_token_loses_scopes_its_client_no_longer_has(
     narrowed = await api('query { offers { id } user(ref: "x") { id } }', token=token)
     assert narrowed["data"]["offers"] == []
     assert [e["extensions"]["code"] for e in narrowed["errors"]] == ["FORBIDDEN"]
+
+
+async def test_unknown_token_challenge_says_invalid_token(client: AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", json={"query": OFFERS}, headers={"Authorization": "Bearer odt_nope"}
+    )
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    anonymous = await client.post("/graphql", json={"query": OFFERS})
+    assert "error=" not in anonymous.headers["www-authenticate"]

@@ -160,6 +160,10 @@ async def test_production_refuses_get_mutations_and_form_posts(
     client, _ = production
     mutation = 'mutation { createOffer(offer: {title: "x"}) { offer { id } } }'
     assert (await client.get("/graphql", params={"query": mutation})).status_code == 405
+    # Queries over GET are off in production too: nothing there needs them.
+    get_query = await client.get("/graphql", params={"query": "{ offers { id } }"})
+    assert get_query.status_code == 405
+    assert "data" not in get_query.json()
     for content_type, body in (
         ("application/x-www-form-urlencoded", f"query={mutation}"),
         (

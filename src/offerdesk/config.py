@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     graphiql: bool | None = None
     introspection: bool | None = None
+    # Queries over GET (allowed by the GraphQL-over-HTTP spec, useful for HTTP caches); off in
+    # production, where nothing needs them and scanners flag them.
+    get_queries: bool | None = None
     token_ttl_seconds: int = Field(default=86400, ge=60)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
@@ -28,6 +31,9 @@ class Settings(BaseSettings):
     max_directives: int = Field(default=50, ge=0)
     max_tokens: int = Field(default=1000, ge=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
+    # this process's HTTP stack costs without GraphQL or the database. Never on in production.
+    bench_floor: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -40,6 +46,10 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return (not self.is_production) if self.introspection is None else self.introspection
+
+    @property
+    def get_queries_enabled(self) -> bool:
+        return (not self.is_production) if self.get_queries is None else self.get_queries
 
     @property
     def suggestions_enabled(self) -> bool:

@@ -23,6 +23,7 @@ from offerdesk.db import Database
 from offerdesk.errors import ErrorCode
 from offerdesk.graphql.context import Context
 from offerdesk.graphql.errors import format_error
+from offerdesk.graphql.limits import BodyTooLarge
 
 log = logging.getLogger("offerdesk.http")
 
@@ -113,6 +114,8 @@ async def _params(request: Request) -> dict[str, Any]:
         )
     try:
         body = orjson.loads(await request.body())
+    except BodyTooLarge as exc:
+        raise HttpError(413, ErrorCode.TOO_COMPLEX, "the request body is too large") from exc
     except orjson.JSONDecodeError as exc:
         raise HttpError(400, ErrorCode.BAD_USER_INPUT, "the request body is not JSON") from exc
     if isinstance(body, list):
@@ -147,11 +150,15 @@ async def authenticate(request: Request, context: Context) -> Principal:
         async with context.read() as session:
             principal = await principal_for_token(session, token.strip())
     if principal is None:
+        challenge = 'Bearer realm="offerdesk"'
+        if scheme.lower() == "bearer" and token.strip():
+            # RFC 6750 §3.1: a token was sent and is unknown, expired or revoked.
+            challenge += ', error="invalid_token"'
         raise HttpError(
             401,
             ErrorCode.UNAUTHENTICATED,
             "a valid bearer token is required (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": 'Bearer realm="offerdesk"'},
+            headers={"WWW-Authenticate": challenge},
         )
     return principal
 
@@ -175,6 +182,13 @@ async def graphql_endpoint(request: Request) -> Response:
         context.principal = await authenticate(request, context)
         params = await _params(request)
         query, variables, operation_name = _check_params(params)
+        if request.method == "GET" and not settings.get_queries_enabled:
+            raise HttpError(
+                405,
+                ErrorCode.BAD_USER_INPUT,
+                "GET requests are turned off; POST the query as JSON",
+                headers={"Allow": "POST"},
+            )
         allowed = {OperationType.QUERY}
         if request.method == "POST":
             allowed.add(OperationType.MUTATION)
@@ -197,6 +211,16 @@ async def graphql_endpoint(request: Request) -> Response:
             raise HttpError(400, ErrorCode.BAD_USER_INPUT, str(exc)) from exc
     except HttpError as exc:
         return json_response(error_body(exc.code, exc.message), exc.status, media_type, exc.headers)
+    except Exception:
+        # Outside GraphQL execution (authentication, a lost database): masked like any other
+        # unexpected error, the detail in the log under the request id.
+        log.exception("unexpected error in request %s", request_id)
+        body = error_body(
+            ErrorCode.INTERNAL_SERVER_ERROR,
+            f"Internal server error (request id {request_id})",
+            request_id,
+        )
+        return json_response(body, 500, media_type, {"X-Request-Id": request_id})
     finally:
         await context.close()
 
