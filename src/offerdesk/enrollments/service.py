@@ -12,10 +12,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from offerdesk.bulk import BulkResult, bulk_ids, split_found
 from offerdesk.db import utcnow
@@ -53,17 +55,20 @@ async def enroll(
         raise bad_input(
             "enrollment.status", "status may only be ENROLLED or WAITLISTED when enrolling"
         )
-    event = await locked_event(session, request.offer_event_id, event_field)
+    event, offer = await _locked_event_and_offer(session, request.offer_event_id, event_field)
     user = await session.get(User, request.user_id)
     if user is None:
         raise not_found("user", user_field)
     existing = await _enrollment_of(session, request.user_id, event.id)
     if existing is not None and existing.status in ACTIVE_STATUSES:
         return existing
-    await _check_open(session, event, user, user_field, event_field)
+    _check_open(event, offer, user, user_field, event_field)
     status, seq = await _take_place(session, event, request.status, event_field)
     if existing is None:
+        # The id is set here, not at flush, so the enrollment and its first change are written
+        # in one flush.
         enrollment = Enrollment(
+            id=uuid.uuid4(),
             user_id=user.id,
             offer_event_id=event.id,
             status=status,
@@ -71,7 +76,6 @@ async def enroll(
             waitlist_seq=seq,
         )
         session.add(enrollment)
-        await session.flush()
         previous = None
     else:
         enrollment, previous = existing, existing.status
@@ -93,11 +97,27 @@ async def locked_event(session: AsyncSession, id_: uuid.UUID, field: str) -> Off
     return event
 
 
-async def _check_open(
-    session: AsyncSession, event: OfferEvent, user: User, user_field: str, event_field: str
+async def _locked_event_and_offer(
+    session: AsyncSession, id_: uuid.UUID, field: str
+) -> tuple[OfferEvent, Offer]:
+    """The event row locked, with its offer (unlocked), in one statement."""
+    row = (
+        await session.execute(
+            select(OfferEvent, Offer)
+            .join(Offer, Offer.id == OfferEvent.offer_id)
+            .where(OfferEvent.id == id_)
+            .with_for_update(of=OfferEvent)
+        )
+    ).first()
+    if row is None:
+        raise not_found("offer event", field)
+    return row[0], row[1]
+
+
+def _check_open(
+    event: OfferEvent, offer: Offer, user: User, user_field: str, event_field: str
 ) -> None:
-    offer = await session.get(Offer, event.offer_id)
-    if not event.is_active or offer is None or not offer.is_active or offer.archived_at:
+    if not event.is_active or not offer.is_active or offer.archived_at:
         raise DomainError(
             ErrorCode.EVENT_INACTIVE,
             "this offer event (or its offer) is archived or inactive and takes no enrollments",
@@ -113,24 +133,45 @@ async def _check_open(
         raise DomainError(ErrorCode.USER_INACTIVE, "archived users cannot enroll", field=user_field)
 
 
+_COUNTERS = ("enrolled_count", "waitlisted_count", "waitlist_seq")
+
+
+async def _bump(session: AsyncSession, event: OfferEvent, *conditions: Any, **deltas: int) -> bool:
+    """Add ``deltas`` to the event's counters in one UPDATE, if ``conditions`` hold.
+
+    The new values come back with RETURNING and are set on the loaded event as its committed
+    state, so the rules read current counters without another SELECT.
+    """
+    values = {name: getattr(OfferEvent, name) + delta for name, delta in deltas.items()}
+    row = (
+        await session.execute(
+            update(OfferEvent)
+            .where(OfferEvent.id == event.id, *conditions)
+            .values(values)
+            .returning(*(getattr(OfferEvent, name) for name in _COUNTERS))
+        )
+    ).first()
+    if row is None:
+        return False
+    for name, value in zip(_COUNTERS, row, strict=True):
+        set_committed_value(event, name, value)
+    return True
+
+
 async def _take_place(
     session: AsyncSession, event: OfferEvent, wanted: EnrollmentStatus | None, event_field: str
 ) -> tuple[EnrollmentStatus, int | None]:
     """A seat if one is free (and nobody waits), else a waiting-list ticket, else EVENT_FULL."""
     if wanted is not EnrollmentStatus.WAITLISTED:
-        seated = await session.execute(
-            update(OfferEvent)
-            .where(
-                OfferEvent.id == event.id,
-                (OfferEvent.max_participants.is_(None))
-                | (OfferEvent.enrolled_count < OfferEvent.max_participants),
-                OfferEvent.waitlisted_count == 0,
-            )
-            .values(enrolled_count=OfferEvent.enrolled_count + 1)
-            .returning(OfferEvent.enrolled_count)
+        seated = await _bump(
+            session,
+            event,
+            (OfferEvent.max_participants.is_(None))
+            | (OfferEvent.enrolled_count < OfferEvent.max_participants),
+            OfferEvent.waitlisted_count == 0,
+            enrolled_count=1,
         )
-        if seated.first() is not None:
-            await session.refresh(event)
+        if seated:
             return EnrollmentStatus.ENROLLED, None
         if wanted is EnrollmentStatus.ENROLLED or not event.waiting_list:
             raise DomainError(
@@ -138,25 +179,16 @@ async def _take_place(
                 f"the offer event is full ({event.max_participants} places)",
                 field=event_field,
             )
-    seq = await session.scalar(
-        update(OfferEvent)
-        .where(OfferEvent.id == event.id)
-        .values(
-            waitlisted_count=OfferEvent.waitlisted_count + 1,
-            waitlist_seq=OfferEvent.waitlist_seq + 1,
-        )
-        .returning(OfferEvent.waitlist_seq)
-    )
-    await session.refresh(event)
-    return EnrollmentStatus.WAITLISTED, seq
+    await _bump(session, event, waitlisted_count=1, waitlist_seq=1)
+    return EnrollmentStatus.WAITLISTED, event.waitlist_seq
 
 
 async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> list[Enrollment]:
     """Fill every free spot from the waiting list, longest-waiting first (SPEC §3.4).
 
-    The caller holds the event row (locked, or SQLite's write lock) in this transaction.
+    The caller holds the event row (locked, or SQLite's write lock) in this transaction and
+    has its current counters (every change of them goes through ``_bump``).
     """
-    await session.refresh(event)
     if event.waitlisted_count == 0:
         return []
     free = None if event.max_participants is None else event.max_participants - event.enrolled_count
@@ -178,16 +210,8 @@ async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> list
     for enrollment in promoted:
         enrollment.status, enrollment.waitlist_seq = EnrollmentStatus.ENROLLED, None
         _record(session, enrollment, EnrollmentStatus.WAITLISTED, ChangeCause.PROMOTION, None)
-    await session.execute(
-        update(OfferEvent)
-        .where(OfferEvent.id == event.id)
-        .values(
-            enrolled_count=OfferEvent.enrolled_count + len(promoted),
-            waitlisted_count=OfferEvent.waitlisted_count - len(promoted),
-        )
-    )
+    await _bump(session, event, enrolled_count=len(promoted), waitlisted_count=-len(promoted))
     await session.flush()
-    await session.refresh(event)
     return promoted
 
 
@@ -200,14 +224,8 @@ async def _leave(
 ) -> None:
     """Move an active enrollment to CANCELLED or DECLINED, giving its place on."""
     previous = enrollment.status
-    counter = (
-        OfferEvent.enrolled_count
-        if previous is EnrollmentStatus.ENROLLED
-        else OfferEvent.waitlisted_count
-    )
-    await session.execute(
-        update(OfferEvent).where(OfferEvent.id == event.id).values({counter: counter - 1})
-    )
+    counter = "enrolled_count" if previous is EnrollmentStatus.ENROLLED else "waitlisted_count"
+    await _bump(session, event, **{counter: -1})
     enrollment.status, enrollment.waitlist_seq = status, None
     _record(session, enrollment, previous, cause, None)
     await session.flush()
