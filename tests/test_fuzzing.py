@@ -1,0 +1,360 @@
+"""Fuzzing (issue 4, point 6): operations generated from the checked-in ``schema.graphql``.
+
+``hypothesis-graphql`` builds queries and mutations from the published schema; each one goes
+through the real app (ASGI, bearer token with every scope) and the answer must be well-formed
+GraphQL: a JSON object with ``data`` and/or a non-empty ``errors`` list whose items carry a
+``message`` and an ``extensions.code``, never a 5xx and never ``INTERNAL_SERVER_ERROR`` (an
+error we did not expect is a bug, whatever the input).
+
+The custom scalars get strategies of our own that mix well-formed values (random UUIDs, the
+ids of rows that exist, RFC 3339 times with every offset) with malformed ones (wrong shapes,
+naive times, impossible dates, times that leave the representable range once moved to UTC,
+other literal kinds), so both execution and input refusal are exercised.
+
+Per engine: 300 queries + 300 mutations + 100 invalid documents (Mode.NEGATIVE) = 700
+generated operations, checked by a count at the end of each test. Both engines run, each
+within about 90 s on the 2-core machines (``pytest -s`` prints counts and times).
+"""
+
+import string
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import graphql
+import pytest
+from httpx import AsyncClient
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, mutations, nodes, queries
+
+from offerdesk.db import Database
+from offerdesk.errors import ErrorCode
+
+from .helpers import Api, snapshot
+
+pytestmark = pytest.mark.anyio
+
+SCHEMA = (Path(__file__).resolve().parents[1] / "schema.graphql").read_text(encoding="utf-8")
+QUERY_EXAMPLES = 300
+MUTATION_EXAMPLES = 300
+NEGATIVE_EXAMPLES = 100
+KNOWN_CODES = {code.value for code in ErrorCode} - {ErrorCode.INTERNAL_SERVER_ERROR.value}
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+# Ids of rows that exist in the test's database, filled by the ``seeded`` fixture before any
+# example runs; the UUID strategy reads it at draw time, so generated operations hit real rows.
+KNOWN_IDS: list[str] = []
+
+
+def _known_id(index: int) -> str:
+    return KNOWN_IDS[index % len(KNOWN_IDS)] if KNOWN_IDS else str(uuid.UUID(int=index))
+
+
+_ODD_TEXT = st.text(alphabet=string.printable + "\x00é😀", max_size=40)
+
+
+def mostly(
+    valid: st.SearchStrategy[graphql.ValueNode], invalid: st.SearchStrategy[graphql.ValueNode]
+) -> st.SearchStrategy[graphql.ValueNode]:
+    """About one value in twenty malformed: one bad literal refuses the whole document before
+    it runs, and a document holds many (lists of ids), so with more of them hardly any
+    generated operation would reach execution. (5 is drawn from the middle of the range:
+    Hypothesis favours the ends.)"""
+    return st.integers(min_value=0, max_value=15).flatmap(lambda i: invalid if i == 5 else valid)
+
+
+UUIDS = mostly(
+    st.one_of(
+        st.integers(min_value=0, max_value=10_000).map(_known_id).map(nodes.String),
+        st.uuids().map(str).map(nodes.String),
+        st.uuids().map(lambda value: str(value).upper()).map(nodes.String),
+    ),
+    st.one_of(
+        st.sampled_from(
+            [
+                "",
+                "not-a-uuid",
+                "00000000000000000000000000000000",
+                "{123e4567-e89b-12d3-a456-426614174000}",
+                "urn:uuid:123e4567-e89b-12d3-a456-426614174000",
+                "123e4567-e89b-12d3-a456-42661417400",
+                "123e4567-e89b-12d3-a456-4266141740000",
+                "123e4567-e89b-12d3-a456-42661417400\x00",
+                "g23e4567-e89b-12d3-a456-426614174000",
+            ]
+        ).map(nodes.String),
+        st.uuids().map(lambda value: value.hex).map(nodes.String),
+        _ODD_TEXT.map(nodes.String),
+        st.integers().map(nodes.Int),
+        st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+        st.booleans().map(nodes.Boolean),
+    ),
+)
+
+_OFFSETS = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+DATETIMES = mostly(
+    st.one_of(
+        # Any instant with any offset, and the Z form.
+        st.datetimes(timezones=_OFFSETS).map(datetime.isoformat).map(nodes.String),
+        st.datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+        )
+        .map(lambda value: value.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        .map(nodes.String),
+    ),
+    st.one_of(
+        st.datetimes().map(datetime.isoformat).map(nodes.String),  # naive: no offset
+        st.sampled_from(
+            [
+                "",
+                "2025-09-12",
+                "2025-09-12T09:00:00",
+                "2025-09-12 09:00:00Z",
+                "2025-09-12t09:00:00z",
+                "2025-02-29T09:00:00Z",
+                "2025-13-01T09:00:00Z",
+                "2025-09-12T24:00:00Z",
+                "2025-06-30T23:59:60Z",
+                "2025-09-12T09:00:00+24:00",
+                "2025-09-12T09:00:00+99:99",
+                "2025-09-12T09:00:00.1234567891Z",
+                "0000-01-01T00:00:00Z",
+                # Valid as written, but outside the representable range once moved to UTC.
+                "0001-01-01T00:00:00+01:00",
+                "0001-01-01T00:30:00+00:45",
+                "9999-12-31T23:59:59-01:00",
+                "9999-12-31T23:59:59.999999-00:01",
+                "1970-01-01T00:00:00Z\x00",
+            ]
+        ).map(nodes.String),
+        _ODD_TEXT.map(nodes.String),
+        st.integers().map(nodes.Int),
+        st.booleans().map(nodes.Boolean),
+    ),
+)
+
+CUSTOM_SCALARS = {"UUID": UUIDS, "DateTime": DATETIMES}
+PUBLISHED = graphql.build_schema(SCHEMA)
+
+
+def documents(generate: Any, root: graphql.GraphQLObjectType | None) -> st.SearchStrategy[str]:
+    """Half the documents select several root fields, half exactly one: a single field has a
+    fair chance to run with valid input, where one bad field among several spoils the lot."""
+    assert root is not None
+    names = sorted(root.fields)
+    single = {
+        name: generate(SCHEMA, fields=[name], custom_scalars=CUSTOM_SCALARS) for name in names
+    }
+    return st.one_of(
+        generate(SCHEMA, custom_scalars=CUSTOM_SCALARS),
+        st.sampled_from(names).flatmap(single.__getitem__),
+    )
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[
+            # The app and its database are shared by all examples of a test on purpose.
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
+
+
+@dataclass
+class Tally:
+    """What a test sent: checked at its end, and printed for the notes (pytest -s)."""
+
+    minimum: int
+    sent: int = 0
+    executed: int = 0
+    codes: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture
+async def seeded(api: Api) -> AsyncIterator[None]:
+    """A few related rows (offer, content, event with a date, user, enrollment) to hit."""
+    data = await api.data(
+        """mutation {
+          createOffer(offer: {title: "Fuzz offer", ref: "fuzz-offer"}) { offer { id } }
+          createContentItem(contentItem: {type: TRAINING, title: "Fuzz training"}) {
+            contentItem { id } }
+          createUser(user: {name: "Fuzz", email: "fuzz@example.com", ref: "fuzz-user"}) {
+            user { id } }
+        }"""
+    )
+    offer = data["createOffer"]["offer"]["id"]
+    content = data["createContentItem"]["contentItem"]["id"]
+    user = data["createUser"]["user"]["id"]
+    event_data = await api.data(
+        """mutation($offer: UUID!, $content: UUID!) {
+          createOfferEvent(offerEvent: {offerId: $offer, title: "Fuzz event", ref: "fuzz-event",
+            contentId: $content, maxParticipants: 3,
+            dates: [{start: "2030-01-01T09:00:00Z", end: "2030-01-01T12:00:00Z"}]}) {
+            offerEvent { id dates { id } } }
+        }""",
+        {"offer": offer, "content": content},
+    )
+    offer_event = event_data["createOfferEvent"]["offerEvent"]
+    enrollment = await api.data(
+        """mutation($user: UUID!, $event: UUID!) {
+          enrollUserInOfferEvent(enrollment: {userId: $user, offerEventId: $event}) {
+            enrollment { id } } }""",
+        {"user": user, "event": offer_event["id"]},
+    )
+    KNOWN_IDS[:] = [
+        offer,
+        content,
+        user,
+        offer_event["id"],
+        offer_event["dates"][0]["id"],
+        enrollment["enrollUserInOfferEvent"]["enrollment"]["id"],
+    ]
+    yield
+    KNOWN_IDS.clear()
+
+
+@pytest.fixture
+def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
+    minimum = {
+        "test_generated_queries": QUERY_EXAMPLES,
+        "test_generated_mutations": MUTATION_EXAMPLES,
+        "test_invalid_documents": NEGATIVE_EXAMPLES,
+    }[request.function.__name__]
+    began = time.perf_counter()
+    counts = Tally(minimum)
+    yield counts
+    print(
+        f"\n{request.node.name}: {counts.sent} operations ({counts.executed} executed)"
+        f" in {time.perf_counter() - began:.1f} s;"
+        f" error codes {dict(sorted(counts.codes.items()))}",
+        file=sys.stderr,
+    )
+    # max_examples is what Hypothesis aims at; this checks the operations really went out.
+    assert counts.sent >= counts.minimum, f"only {counts.sent} operations were sent"
+
+
+async def send(client: AsyncClient, token: str, document: str, graphql_json: bool) -> Any:
+    headers = {"Authorization": f"Bearer {token}"}
+    if graphql_json:
+        headers["Accept"] = GRAPHQL_RESPONSE_JSON
+    response = await client.post("/graphql", json={"query": document}, headers=headers)
+    assert response.status_code < 500, (response.status_code, response.text)
+    media_type = response.headers["content-type"].split(";")[0]
+    assert media_type == (GRAPHQL_RESPONSE_JSON if graphql_json else "application/json")
+    body = response.json()
+    check_well_formed(body)
+    if response.status_code != 200:
+        # Only a request error (nothing ran) may be a 4xx, and then it has no data.
+        assert "data" not in body, body
+        assert response.status_code in (400, 413), response.status_code
+        if response.status_code == 400:
+            assert graphql_json, "with application/json a request error is still a 200"
+    elif graphql_json:
+        assert "data" in body, "a request error with graphql-response+json must be a 400"
+    return body
+
+
+def check_well_formed(body: Any) -> None:
+    assert isinstance(body, dict), body
+    assert set(body) <= {"data", "errors", "extensions"}, body
+    assert "data" in body or "errors" in body, body
+    if "data" in body:
+        assert body["data"] is None or isinstance(body["data"], dict), body
+    if "errors" in body:
+        errors = body["errors"]
+        assert isinstance(errors, list), body
+        assert errors, body
+        for error in errors:
+            assert isinstance(error, dict), error
+            assert isinstance(error.get("message"), str), error
+            assert error["message"], error
+            code = error.get("extensions", {}).get("code")
+            assert code in KNOWN_CODES, error
+
+
+def record(tally: Tally, body: dict[str, Any]) -> list[str]:
+    tally.sent += 1
+    codes = [error["extensions"]["code"] for error in body.get("errors", [])]
+    tally.executed += "data" in body
+    for code in set(codes) or {"ok"}:
+        tally.codes[code] = tally.codes.get(code, 0) + 1
+        event(code)
+    return codes
+
+
+@fuzz_settings(QUERY_EXAMPLES)
+@given(
+    document=documents(queries, PUBLISHED.query_type),
+    graphql_json=st.booleans(),
+)
+async def test_generated_queries(
+    client: AsyncClient, token: str, seeded: None, tally: Tally, document: str, graphql_json: bool
+) -> None:
+    body = await send(client, token, document, graphql_json)
+    codes = record(tally, body)
+    # The documents are valid against the published schema: if one fails to parse or validate,
+    # schema.graphql and the served schema have drifted apart.
+    assert ErrorCode.GRAPHQL_PARSE_FAILED not in codes, body
+    assert ErrorCode.GRAPHQL_VALIDATION_FAILED not in codes, body
+
+
+@fuzz_settings(MUTATION_EXAMPLES)
+@given(
+    document=documents(mutations, PUBLISHED.mutation_type),
+    graphql_json=st.booleans(),
+)
+async def test_generated_mutations(
+    client: AsyncClient, token: str, seeded: None, tally: Tally, document: str, graphql_json: bool
+) -> None:
+    body = await send(client, token, document, graphql_json)
+    codes = record(tally, body)
+    assert ErrorCode.GRAPHQL_PARSE_FAILED not in codes, body
+    assert ErrorCode.GRAPHQL_VALIDATION_FAILED not in codes, body
+
+
+REFUSED_DOCUMENT = {
+    ErrorCode.GRAPHQL_VALIDATION_FAILED.value,
+    ErrorCode.BAD_USER_INPUT.value,
+    ErrorCode.TOO_COMPLEX.value,
+}
+
+
+@fuzz_settings(NEGATIVE_EXAMPLES)
+@given(
+    document=st.one_of(
+        queries(SCHEMA, custom_scalars=CUSTOM_SCALARS, mode=Mode.NEGATIVE),
+        mutations(SCHEMA, custom_scalars=CUSTOM_SCALARS, mode=Mode.NEGATIVE),
+    ),
+    graphql_json=st.booleans(),
+)
+async def test_invalid_documents(
+    client: AsyncClient,
+    token: str,
+    db: Database,
+    seeded: None,
+    tally: Tally,
+    document: str,
+    graphql_json: bool,
+) -> None:
+    """A document with one schema violation is refused as a whole: nothing runs or changes."""
+    before = await snapshot(db)
+    body = await send(client, token, document, graphql_json)
+    codes = record(tally, body)
+    assert "data" not in body, body
+    assert set(codes) <= REFUSED_DOCUMENT, body
+    assert await snapshot(db) == before
