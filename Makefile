@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format schema install clean
+.PHONY: run test lint format schema install clean bench bench-data bench-smoke bench-explain wrk
 
 $(INSTALLED): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -29,16 +29,42 @@ test: $(INSTALLED)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
 format: $(INSTALLED)
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 schema: $(INSTALLED)
 	$(BIN)/offerdesk export-schema > schema.graphql
+
+## Benchmarks (bench/, README "Performance"). PostgreSQL from OFFERDESK_BENCH_POSTGRES_URL
+## (default postgresql+asyncpg://postgres@127.0.0.1:5432; databases offerdesk_bench*).
+wrk:
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+		else echo "the benchmarks need wrk: sudo apt-get install wrk"; exit 1; fi; }
+
+## The datasets (10k offers ... 1M enrollments on PostgreSQL, a tenth on SQLite); kept while current.
+bench-data: $(INSTALLED)
+	$(BIN)/python -m bench.datagen --profile full
+
+## Everything: datasets, wrk against real servers with the floor beside, EXPLAIN of Q1-Q3.
+## Writes bench/RESULTS.md, bench/results.json and bench/EXPLAIN.md.
+bench: $(INSTALLED) wrk bench-data
+	$(BIN)/python -m bench.run --profile full
+	$(BIN)/python -m bench.explain
+
+bench-explain: $(INSTALLED) bench-data
+	$(BIN)/python -m bench.explain
+
+## The same on a tiny dataset, in under a minute (writes bench/data/RESULTS-smoke.md).
+bench-smoke: $(INSTALLED) wrk
+	$(BIN)/python -m bench.datagen --profile smoke
+	$(BIN)/python -m bench.run --profile smoke
 
 clean:
 	rm -rf $(VENV) *.egg-info src/*.egg-info

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -39,6 +40,30 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "reachable"})
 
 
+FLOOR_MAX_BYTES = 16 * 1024 * 1024
+
+
+@lru_cache(maxsize=32)
+def _floor_body(size: int) -> bytes:
+    """``size`` bytes of valid JSON, shaped like a GraphQL answer (built once per size)."""
+    head, tail = b'{"data":{"floor":"', b'"}}'
+    return head + b"x" * max(size - len(head) - len(tail), 0) + tail
+
+
+async def bench_floor(request: Request) -> Response:
+    """The HTTP floor for bench/: the same process, routing and middleware as /graphql, and
+    a body of the size asked for, but no GraphQL and no database."""
+    try:
+        size = int(request.query_params.get("bytes", "1024"))
+    except ValueError:
+        return JSONResponse({"error": "bytes must be an integer"}, status_code=400)
+    if not 0 <= size <= FLOOR_MAX_BYTES:
+        return JSONResponse({"error": f"bytes must be 0 to {FLOOR_MAX_BYTES}"}, status_code=400)
+    # Read the request body as /graphql does, so receiving it is part of the floor too.
+    await request.body()
+    return Response(_floor_body(size), media_type="application/json; charset=utf-8")
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -51,6 +76,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = []
     if settings.graphiql_enabled:
         routes.append(Mount("/graphiql/static", StaticFiles(directory=STATIC_DIR)))
+    if settings.bench_floor:
+        routes.append(Route("/_bench/floor", bench_floor, methods=["GET", "POST"]))
     app = Starlette(
         routes=[
             *routes,
