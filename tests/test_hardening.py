@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from graphql import get_introspection_query
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url
 
@@ -302,3 +303,13 @@ async def test_database_outage_is_masked_and_the_service_recovers(database_url: 
         assert (await client.post("/graphql", json=query)).json() == {"data": {"offers": []}}
     await app.state.db.dispose()
     await proxy.stop()
+
+
+async def test_standard_introspection_query_passes_the_limits_in_development(
+    database_url: str,
+) -> None:
+    # Every client's schema fetch is 15 levels deep; introspection is not counted for depth.
+    async with app_client(database_url) as (client, _):
+        answer = (await client.post("/graphql", json={"query": get_introspection_query()})).json()
+    assert "errors" not in answer, answer.get("errors")
+    assert answer["data"]["__schema"]["queryType"]["name"] == "Query"

@@ -57,7 +57,11 @@ def _depth(
     deepest = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            deepest = max(deepest, 1 + _depth(selection.selection_set, fragments, seen))
+            # Introspection is not counted (as GraphQL Armor does): the standard introspection
+            # query of every client is 15 deep. Production turns introspection off, and the
+            # token limit bounds it here.
+            if not selection.name.value.startswith("__"):
+                deepest = max(deepest, 1 + _depth(selection.selection_set, fragments, seen))
         elif isinstance(selection, InlineFragmentNode):
             deepest = max(deepest, _depth(selection.selection_set, fragments, seen))
         elif isinstance(selection, FragmentSpreadNode):
