@@ -71,6 +71,20 @@ async def explain(d: Dataset, statements: dict[str, list[tuple[str, Any]]]) -> s
                 )
                 details += [f"### {name}.{index}", "", "```sql", sql.strip(), "```", ""]
                 details += [f"Parameters: `{_short(args)}`", "", "```", plan, "```", ""]
+        # A Seq Scan is a missing index only on a table of some size: say how big each is.
+        scanned = sorted({m.split(" on ")[-1] for line in summary for m in SCAN.findall(line)})
+        sizes = await connection.fetch(
+            "SELECT relname, reltuples::bigint FROM pg_class "
+            "WHERE relkind = 'r' AND relname = ANY($1::text[])",
+            scanned,
+        )
+        summary += [
+            "",
+            "Rows per table (pg_class.reltuples): "
+            + ", ".join(f"{row[0]} {row[1]:,}" for row in sorted(sizes))
+            + ". The planner reads a table of a few rows sequentially whatever its indexes "
+            "(api_tokens holds the one bench token here).",
+        ]
     finally:
         await connection.close()
     return "\n".join([*out, *summary, "", *details])

@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
     parser.add_argument("--dataset", default="offerdesk_bench", choices=sorted(DATASETS))
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--connections", type=int, help="default: 8, the storm 1000")
+    parser.add_argument("--connections", type=int, help="default: as bench.run uses")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
@@ -71,7 +71,7 @@ def main() -> None:
     scenario = SCENARIOS[args.scenario]
     token = ensure(d)["token"]
     storm = scenario.name == "M1"
-    connections = args.connections or (1000 if storm else 8)
+    connections = args.connections or (1000 if storm else scenario.connections or 8)
     workers = 2 if d.engine == "postgresql" else 1
     if storm:
         reset_storm(d)
