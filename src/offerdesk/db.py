@@ -10,7 +10,8 @@ queue instead of failing.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -179,3 +180,16 @@ async def find_by_key(
     # A NUL character cannot be sent to PostgreSQL: refuse it as bad input, not a driver error.
     stmt = select(model).where(model.ref == storable(ref, "ref"))  # type: ignore[attr-defined]
     return await session.scalar(stmt)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def group_by_key(pairs: Iterable[tuple[K, V]], keys: Sequence[K]) -> list[list[V]]:
+    """Values grouped under their keys, one list per key in ``keys`` order (empty where none):
+    the shape a DataLoader of lists returns. Order within a group is kept."""
+    grouped: dict[K, list[V]] = defaultdict(list)
+    for key, value in pairs:
+        grouped[key].append(value)
+    return [grouped[key] for key in keys]

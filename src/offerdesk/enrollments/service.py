@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from offerdesk.bulk import BulkResult, bulk_ids, split_found
-from offerdesk.db import utcnow
+from offerdesk.db import group_by_key, utcnow
 from offerdesk.enrollments.models import (
     ACTIVE_STATUSES,
     ChangeCause,
@@ -378,7 +378,5 @@ async def histories(
         .where(EnrollmentStatusChange.enrollment_id.in_(enrollment_ids))
         .order_by(EnrollmentStatusChange.enrollment_id, EnrollmentStatusChange.id)
     )
-    grouped: dict[uuid.UUID, list[EnrollmentStatusChange]] = defaultdict(list)
-    for change in await session.scalars(stmt):
-        grouped[change.enrollment_id].append(change)
-    return [grouped[id_] for id_ in enrollment_ids]
+    changes = await session.scalars(stmt)
+    return group_by_key(((change.enrollment_id, change) for change in changes), enrollment_ids)

@@ -5,7 +5,6 @@ when capacity changes is the enrollments package's business.
 """
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TypedDict
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, bulk_ids, existing_ids, set_active, split_found
 from offerdesk.content.models import ContentItem, ContentType
+from offerdesk.db import group_by_key
 from offerdesk.enrollments.service import promote_waiting_list
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 from offerdesk.events.models import OfferEvent, OfferEventContent, OfferEventDate
@@ -301,10 +301,8 @@ async def events_by_offer_ids(
     if is_active is not None:
         stmt = stmt.where(OfferEvent.is_active.is_(is_active))
     stmt = stmt.order_by(first_start.asc().nulls_last(), OfferEvent.created_at, OfferEvent.id)
-    grouped: dict[uuid.UUID, list[OfferEvent]] = defaultdict(list)
-    for event in await session.scalars(stmt):
-        grouped[event.offer_id].append(event)
-    return [grouped[id_] for id_ in offer_ids]
+    events = await session.scalars(stmt)
+    return group_by_key(((event.offer_id, event) for event in events), offer_ids)
 
 
 async def dates_by_event_ids(
@@ -315,10 +313,8 @@ async def dates_by_event_ids(
         .where(OfferEventDate.offer_event_id.in_(event_ids))
         .order_by(OfferEventDate.start, OfferEventDate.id)
     )
-    grouped: dict[uuid.UUID, list[OfferEventDate]] = defaultdict(list)
-    for date in await session.scalars(stmt):
-        grouped[date.offer_event_id].append(date)
-    return [grouped[id_] for id_ in event_ids]
+    dates = await session.scalars(stmt)
+    return group_by_key(((date.offer_event_id, date) for date in dates), event_ids)
 
 
 async def content_items_by_event_ids(
@@ -330,7 +326,5 @@ async def content_items_by_event_ids(
         .where(OfferEventContent.offer_event_id.in_(event_ids))
         .order_by(OfferEventContent.offer_event_id, OfferEventContent.position)
     )
-    grouped: dict[uuid.UUID, list[ContentItem]] = defaultdict(list)
-    for event_id, item in await session.execute(stmt):
-        grouped[event_id].append(item)
-    return [grouped[id_] for id_ in event_ids]
+    rows = await session.execute(stmt)
+    return group_by_key(((event_id, item) for event_id, item in rows), event_ids)
