@@ -71,7 +71,7 @@ def main() -> None:
     scenario = SCENARIOS[args.scenario]
     token = ensure(d)["token"]
     storm = scenario.name == "M1"
-    connections = args.connections or (1000 if storm else scenario.connections or 8)
+    connections = args.connections or (1000 if storm else 8)
     workers = 2 if d.engine == "postgresql" else 1
     if storm:
         reset_storm(d)

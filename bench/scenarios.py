@@ -39,9 +39,6 @@ class Scenario:
     ids_file: str | None = None
     variables: tuple[str, ...] = ()
     mode: str = "random"  # "random", or "sequence": each line once, in order (M1)
-    # wrk connections, when not the profile's read default: a catalogue page takes a good
-    # part of a second, so fewer connections already keep every worker busy.
-    connections: int | None = None
 
     def body_template(self) -> str:
         """The POST body with __1__, __2__ where the ids go (filled in by the Lua script)."""
@@ -68,7 +65,7 @@ SCENARIOS = {
     for s in (
         Scenario("Q1", "offerEvent(id) over random ids", Q1, "event_ids.txt", ("id",)),
         Scenario("Q2", "offer(id) { offerEvents { id title } }", Q2, "offer_ids.txt", ("id",)),
-        Scenario("Q3", "catalogue page: paginatedOffers(first: 50)", Q3 % 50, connections=4),
+        Scenario("Q3", "catalogue page: paginatedOffers(first: 50)", Q3 % 50),
         Scenario(
             "M1",
             "enrollment storm: 1000 concurrent enrollUserInOfferEvent, capacity 25",
