@@ -1,10 +1,10 @@
 """Where a scenario's time goes: ``python -m bench.profile --scenario Q3 [--py-spy PATH]``.
 
 Starts the server on the scenario's dataset, drives it with wrk as ``bench.run`` does, and
-samples one worker with py-spy meanwhile. py-spy is not a dependency of the project (install
+samples every worker with py-spy meanwhile. py-spy is not a dependency of the project (install
 it anywhere, e.g. ``pip install py-spy`` into a scratch venv, and pass its path). Writes the
-raw stacks and a summary of the top frames (own time, and time including callees) to
-bench/data/profile-<scenario>-<dataset>.txt.
+raw stacks (all workers together) and a summary of the top frames (own time, and time
+including callees) to bench/data/profile-<scenario>-<dataset>.txt.
 """
 
 import argparse
@@ -40,6 +40,8 @@ def summarize(raw: Path, top: int) -> str:
     packages: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text().splitlines():
+        if not line.strip():
+            continue
         stack, _, count = line.rpartition(" ")
         samples = int(count)
         frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
@@ -83,11 +85,29 @@ def main() -> None:
             kwargs={"duration": args.seconds + 2},
         )
         load.start()
-        subprocess.run(
-            [args.py_spy, "record", "--pid", str(pids[0]), "--duration", str(args.seconds),
-             "--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        # Every worker at once (one of them may have got all the connections), merged.
+        spies = []
+        for pid in pids:
+            argv = [args.py_spy, "record", "--pid", str(pid), "--duration", str(args.seconds)]
+            argv += [
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                f"{raw}.{pid}",
+                "--nonblocking",
+            ]
+            spies.append(
+                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        for spy in spies:
+            if spy.wait() != 0:
+                raise SystemExit(f"py-spy failed ({args.py_spy})")
+        parts = [Path(f"{raw}.{pid}") for pid in pids]
+        raw.write_text("\n".join(part.read_text().strip() for part in parts) + "\n")
+        for part in parts:
+            part.unlink()
         load.join()
     if storm:
         reset_storm(d)
