@@ -123,3 +123,18 @@ async def test_readyz_answers_503_for_a_database_without_the_schema(tmp_path: Pa
         response = await http.get("/readyz")
     await app.state.db.dispose()
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_bench_floor_route_exists_only_when_turned_on(
+    database_url: str, enabled: bool
+) -> None:
+    app = create_app(Settings(database_url=database_url, bench_floor=enabled))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+        response = await http.get("/_bench/floor", params={"bytes": 1000})
+    await app.state.db.dispose()
+    if enabled:
+        assert response.status_code == 200
+        assert len(response.content) == 1000
+    else:
+        assert response.status_code == 404
