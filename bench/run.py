@@ -663,6 +663,9 @@ def main() -> None:
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), action="append")
     parser.add_argument("--duration", type=int, help="seconds per wrk run")
     parser.add_argument("--output", type=Path, help="RESULTS file (default by profile)")
+    parser.add_argument(
+        "--no-scaling", action="store_true", help="skip Q1 on the 1k-event dataset (quick runs)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk; `make bench` does it)")
@@ -696,7 +699,7 @@ def main() -> None:
             continue
         print(f"{title}: {d.label()}", flush=True)
         entry["rows"] += run_dataset(d, names, workers, load)
-        if small_name and "Q1" in names:
+        if small_name and "Q1" in names and not args.no_scaling:
             small = DATASETS[small_name]
             entry["rows"] += run_dataset(small, ["Q1"], workers, load)
             entry["q1_scaling"] = q1_scaling(d, small, workers, load)
@@ -717,7 +720,10 @@ def main() -> None:
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(results))
-    output.with_name("results.json" if args.profile == "full" else "results-smoke.json").write_text(
+    default_json = "results.json" if args.profile == "full" else "results-smoke.json"
+    # A named output (a quick before/after run) gets its JSON beside it, under its own name.
+    json_path = output.with_suffix(".json") if args.output else output.with_name(default_json)
+    json_path.write_text(
         json.dumps(results, indent=2) + "\n"
     )
     print(f"wrote {output} in {results['seconds']} s", flush=True)

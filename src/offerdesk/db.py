@@ -111,11 +111,11 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
+    # No pre-ping: it is a round trip on every checkout. A connection that died (a database
+    # restart) fails its next statement instead, and SQLAlchemy then invalidates the whole
+    # pool, so one request per worker sees the outage and the next ones reconnect.
     return create_async_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
 
 
@@ -127,7 +127,14 @@ class Database:
         self.engine = create_engine(url, settings)
         self.dialect = self.engine.dialect.name
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
-        self._reads = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # PostgreSQL reads run outside a transaction: at READ COMMITTED every statement takes
+        # its own snapshot anyway, so BEGIN and ROLLBACK around a read-only request would be
+        # two round trips that buy nothing. SQLite keeps its read transaction, which gives a
+        # request one snapshot there.
+        reads = self.engine
+        if self.dialect == "postgresql":
+            reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reads = async_sessionmaker(reads, expire_on_commit=False, autoflush=False)
         self._writes = async_sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}),
             expire_on_commit=False,
