@@ -413,6 +413,8 @@ def ensure(d: Dataset, force: bool = False) -> dict[str, Any]:
     if not force and is_current(d):
         manifest = d.manifest()
         assert manifest is not None
+        # Kept rows, current schema: migrations added since the data was made apply to it.
+        migrate(d.url)
         print(f"{d.name}: up to date ({d.label()})", flush=True)
         return manifest
     print(f"{d.name}: generating {d.label()} on {d.engine} ...", flush=True)

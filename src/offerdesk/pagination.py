@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Index, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.db import Entity
@@ -24,11 +24,20 @@ T = TypeVar("T")
 E = TypeVar("E", bound=Entity)
 
 
+def keyset_index(model: type[Entity]) -> Index:
+    """The index a paginated table's pages are read from: without it every page, the first
+    too, is a scan and a sort of the whole table (bench/EXPLAIN.md)."""
+    table = model.__tablename__  # type: ignore[attr-defined]
+    return Index(f"ix_{table}_keyset", model.created_at, model.id)
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[tuple[T, str]]
     has_next_page: bool
-    count: int
+    # Run only if the client asks for the count: on a large table it is the page's dearest
+    # statement (a scan of every match).
+    count_query: Select[int]
 
     @property
     def end_cursor(self) -> str | None:
@@ -64,9 +73,10 @@ def decode_cursor(cursor: str, field: str = "after") -> tuple[datetime, uuid.UUI
 async def paginate(
     session: AsyncSession, stmt: Select[E], model: type[E], first: int | None, after: str | None
 ) -> Page[E]:
-    """Run ``stmt`` (already filtered) one page at a time, with the total count of matches."""
+    """Run ``stmt`` (already filtered) one page at a time; the count of all matches is left as
+    a query."""
     size = page_size(first)
-    count = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    count_query = select(func.count()).select_from(stmt.order_by(None).subquery())
     if after is not None:
         created, id_ = decode_cursor(after)
         stmt = stmt.where(
@@ -76,4 +86,4 @@ async def paginate(
         (await session.scalars(stmt.order_by(model.created_at, model.id).limit(size + 1))).all()
     )
     items = [(row, encode_cursor(row.created_at, row.id)) for row in rows[:size]]
-    return Page(items=items, has_next_page=len(rows) > size, count=count or 0)
+    return Page(items=items, has_next_page=len(rows) > size, count_query=count_query)

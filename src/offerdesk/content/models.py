@@ -4,6 +4,7 @@ from sqlalchemy import Boolean, Enum, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from offerdesk.db import Base, Entity
+from offerdesk.pagination import keyset_index
 
 
 class ContentType(StrEnum):
@@ -28,3 +29,6 @@ class ContentItem(Entity, Base):
     description: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(String(2048))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+keyset_index(ContentItem)

@@ -4,7 +4,9 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import strawberry
+from sqlalchemy import Select
 
+from offerdesk.graphql.common import AppInfo
 from offerdesk.pagination import Page
 
 N = TypeVar("N")
@@ -27,12 +29,17 @@ class Edge(Generic[N]):
 class Connection(Generic[N]):
     edges: list[Edge[N]]
     page_info: PageInfo
-    count: int
+    count_query: strawberry.Private[Select[int]]
+
+    @strawberry.field
+    async def count(self, info: AppInfo) -> int:
+        async with info.context.read() as session:
+            return int(await session.scalar(self.count_query) or 0)
 
     @classmethod
     def of(cls, page: Page[M], to_node: Callable[[M], N]) -> "Connection[N]":
         return cls(
             edges=[Edge(node=to_node(item), cursor=cursor) for item, cursor in page.items],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-            count=page.count,
+            count_query=page.count_query,
         )

@@ -4,6 +4,7 @@ from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from offerdesk.db import Base, Entity, UTCDateTime
+from offerdesk.pagination import keyset_index
 
 
 class Offer(Entity, Base):
@@ -15,3 +16,6 @@ class Offer(Entity, Base):
     # The organiser's on/off switch; archiving is separate (SPEC §3.6).
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+keyset_index(Offer)

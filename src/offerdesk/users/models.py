@@ -2,6 +2,7 @@ from sqlalchemy import Boolean, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from offerdesk.db import Base, Entity
+from offerdesk.pagination import keyset_index
 
 
 class User(Entity, Base):
@@ -15,3 +16,6 @@ class User(Entity, Base):
 
 # E-mail addresses are unique regardless of case (SPEC §2.4); the address keeps its spelling.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+
+keyset_index(User)
