@@ -76,7 +76,7 @@ def tune_gc() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
+    gc.set_threshold(25_000, 20, 10)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
