@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from offerdesk.auth.http import token_endpoint
 from offerdesk.config import Settings, get_settings
 from offerdesk.db import Database
+from offerdesk.graphql.cache import ResponseCache
 from offerdesk.graphql.http import STATIC_DIR, graphql_endpoint
 from offerdesk.graphql.limits import BodySizeLimit
 from offerdesk.graphql.schema import SchemaOptions, build_schema
@@ -113,4 +114,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # (a test client) still works; its pool connects lazily on first use.
     app.state.db = Database(settings.database_url, settings)
     app.state.schema = build_schema(SchemaOptions.from_settings(settings))
+    app.state.response_cache = (
+        ResponseCache(settings.response_cache_mb * 1024 * 1024)
+        if settings.response_cache_mb
+        else None
+    )
     return app

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_directives: int = Field(default=50, ge=0)
     max_tokens: int = Field(default=1000, ge=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
+    response_cache_mb: int = Field(default=64, ge=0)
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False

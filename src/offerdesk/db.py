@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, Uuid, event, select
+from sqlalchemy import DateTime, MetaData, Uuid, event, select, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -40,6 +40,9 @@ NAMING_CONVENTION = {
 }
 
 _WRITE_OPTION = "offerdesk_write"
+
+# The data version (``Database.data_version``): a sequence on PostgreSQL (migration 0003).
+DATA_VERSION_SEQUENCE = "offerdesk_data_version"
 
 
 def utcnow() -> datetime:
@@ -131,9 +134,8 @@ class Database:
         # its own snapshot anyway, so BEGIN and ROLLBACK around a read-only request would be
         # two round trips that buy nothing. SQLite keeps its read transaction, which gives a
         # request one snapshot there.
-        reads = self.engine
-        if self.dialect == "postgresql":
-            reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        reads = self._autocommit if self.dialect == "postgresql" else self.engine
         self._reads = async_sessionmaker(reads, expire_on_commit=False, autoflush=False)
         self._writes = async_sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}),
@@ -146,16 +148,38 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        Every committed transaction moves the data version (see ``data_version``).
+        """
         if self._sqlite_writer is None:
             async with self._writes() as session, session.begin():
                 yield session
+            # After the commit, never inside the transaction: a sequence moves at once, and a
+            # reader that saw the new version before this commit was visible would store an
+            # answer from before it under the new version. Moved afterwards, a version can
+            # only be read once the data it stands for is there.
+            async with self._autocommit.connect() as connection:
+                await connection.execute(text(f"SELECT nextval('{DATA_VERSION_SEQUENCE}')"))
             return
         # SQLite has one writer at a time. Queueing this process's writers here is fair and
         # immediate; left to SQLite's busy handler they would sleep and poll (up to 100 ms a
         # turn). Other processes are still kept in order by BEGIN IMMEDIATE.
         async with self._sqlite_writer, self._writes() as session, session.begin():
             yield session
+            # The header's user_version is written with the transaction: it moves exactly
+            # when the data does, and this process holds the only write lock meanwhile.
+            version = await session.scalar(text("PRAGMA user_version"))
+            await session.execute(text(f"PRAGMA user_version = {int(version or 0) + 1}"))
+
+    async def data_version(self, session: AsyncSession) -> int:
+        """A number that moves whenever committed data changes, in every process sharing the
+        database. Read before the data it is used for (graphql/cache.py)."""
+        if self._sqlite_writer is None:
+            stmt = text(f"SELECT coalesce(pg_sequence_last_value('{DATA_VERSION_SEQUENCE}'), 0)")
+        else:
+            stmt = text("PRAGMA user_version")
+        return int(await session.scalar(stmt) or 0)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

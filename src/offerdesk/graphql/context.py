@@ -9,15 +9,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerdesk.auth.service import Principal
 from offerdesk.config import Settings
 from offerdesk.db import Database
+from offerdesk.graphql.cache import ResponseCache
 from offerdesk.graphql.loaders import Loaders
 
 
 class Context:
     def __init__(
-        self, db: Database, settings: Settings, request_id: str, principal: Principal
+        self,
+        db: Database,
+        settings: Settings,
+        request_id: str,
+        principal: Principal,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
+        self.response_cache = response_cache
         self.request_id = request_id
         self.principal = principal
         self.loaders = Loaders(self)

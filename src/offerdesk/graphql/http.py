@@ -175,7 +175,9 @@ async def graphql_endpoint(request: Request) -> Response:
         and "text/html" in request.headers.get("accept", "")
     ):
         return HTMLResponse(GRAPHIQL_PAGE)
-    context = Context(db, settings, request_id, Principal(scopes=frozenset()))
+    context = Context(
+        db, settings, request_id, Principal(scopes=frozenset()), request.app.state.response_cache
+    )
     try:
         # Authentication comes first: without a valid token nothing about the request is
         # judged, so a bad body gets 401 too (SPEC §1), not a hint about what would pass.

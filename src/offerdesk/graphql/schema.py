@@ -14,6 +14,7 @@ from offerdesk.config import Settings
 from offerdesk.content.schema import ContentMutations, ContentQueries
 from offerdesk.enrollments.schema import EnrollmentMutations, EnrollmentQueries
 from offerdesk.events.schema import EventMutations, EventQueries
+from offerdesk.graphql.cache import CachedQueries
 from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.scalars import SCALARS
@@ -72,6 +73,9 @@ def build_schema(options: SchemaOptions = SchemaOptions()) -> OfferdeskSchema:
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
+        # Last: it may answer in place of execution, after everything else has judged the
+        # request.
+        CachedQueries,
     ]
     if not options.suggestions:
         extensions.append(NoSuggestions)

@@ -1,0 +1,129 @@
+"""Whole answers of read-only queries, kept in each worker process until the data changes.
+
+Why: a catalogue page is thousands of resolved fields and the same for every caller with the
+same scopes until something is written; building it again costs hundreds of milliseconds
+(bench/PROFILE.md), looking it up costs one statement.
+
+Why it is exact: every write transaction moves the database's data version
+(``Database.transaction``), and an answer is stored under the version read *before* its data
+was read, and served only to a request that reads the same version first. A request that
+starts after a write has been answered therefore reads the new version and never an answer
+from before the write (docs/api.md, "Response cache").
+
+Reading the version is itself a statement, so a query is admitted only from its second
+appearance (a "doorkeeper"): a look-up made once, such as one id among thousands, costs only
+a dictionary entry.
+"""
+
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from graphql import ExecutionResult
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+if TYPE_CHECKING:
+    from offerdesk.graphql.context import Context
+
+CacheKey = tuple[str, str | None, bytes, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    version: int
+    data: dict[str, Any]
+    size: int
+    stored_at: float
+
+
+class ResponseCache:
+    """Answers by (document, operation, variables, scopes), bounded in bytes (least recently
+    used go first)."""
+
+    def __init__(self, max_bytes: int, max_age: float = 60.0, max_seen: int = 10_000) -> None:
+        self.max_bytes = max_bytes
+        # A bound, not the rule: versions keep answers current. It limits what a writer
+        # killed between its commit and moving the version would leave behind.
+        self.max_age = max_age
+        self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
+        self._bytes = 0
+        # Hashes of keys seen once: a collision only makes a query admitted one request early.
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._max_seen = max_seen
+
+    def admit(self, key: CacheKey) -> bool:
+        """True from a key's second appearance on: worth reading the data version for."""
+        if key in self._entries:
+            return True
+        digest = hash(key)
+        if digest in self._seen:
+            del self._seen[digest]
+            return True
+        self._seen[digest] = None
+        if len(self._seen) > self._max_seen:
+            self._seen.popitem(last=False)
+        return False
+
+    def get(self, key: CacheKey, version: int) -> dict[str, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.version != version or time.monotonic() - entry.stored_at > self.max_age:
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry.data
+
+    def put(self, key: CacheKey, version: int, data: dict[str, Any]) -> None:
+        size = len(orjson.dumps(data)) + len(key[0]) + len(key[2])
+        if size > self.max_bytes:
+            return
+        if key in self._entries:
+            self._drop(key)
+        self._entries[key] = _Entry(version, data, size, time.monotonic())
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: CacheKey) -> None:
+        self._bytes -= self._entries.pop(key).size
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class CachedQueries(SchemaExtension):
+    """Serves a query's answer from the request's ResponseCache when it is still current, and
+    stores error-free answers of queries (never of mutations)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context: Context = execution.context
+        cache = context.response_cache
+        if cache is None or execution.operation_type is not OperationType.QUERY:
+            yield
+            return
+        key: CacheKey = (
+            execution.query or "",
+            execution.operation_name,
+            orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS),
+            frozenset(scope.value for scope in context.principal.scopes),
+        )
+        if not cache.admit(key):
+            yield
+            return
+        async with context.read() as session:
+            version = await context.db.data_version(session)
+        data = cache.get(key, version)
+        if data is not None:
+            execution.result = ExecutionResult(data=data)
+            yield
+            return
+        yield
+        result = execution.result
+        if isinstance(result, ExecutionResult) and not result.errors and result.data is not None:
+            cache.put(key, version, result.data)
