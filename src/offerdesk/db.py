@@ -159,8 +159,8 @@ class Database:
             # reader that saw the new version before this commit was visible would store an
             # answer from before it under the new version. Moved afterwards, a version can
             # only be read once the data it stands for is there.
-            async with self._autocommit.connect() as connection:
-                await connection.execute(text(f"SELECT nextval('{DATA_VERSION_SEQUENCE}')"))
+            # Shielded: a request cancelled right after its commit must still move it.
+            await asyncio.shield(self._move_data_version())
             return
         # SQLite has one writer at a time. Queueing this process's writers here is fair and
         # immediate; left to SQLite's busy handler they would sleep and poll (up to 100 ms a
@@ -171,6 +171,10 @@ class Database:
             # when the data does, and this process holds the only write lock meanwhile.
             version = await session.scalar(text("PRAGMA user_version"))
             await session.execute(text(f"PRAGMA user_version = {int(version or 0) + 1}"))
+
+    async def _move_data_version(self) -> None:
+        async with self._autocommit.connect() as connection:
+            await connection.execute(text(f"SELECT nextval('{DATA_VERSION_SEQUENCE}')"))
 
     async def data_version(self, session: AsyncSession) -> int:
         """A number that moves whenever committed data changes, in every process sharing the
