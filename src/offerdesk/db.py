@@ -134,8 +134,9 @@ class Database:
         # its own snapshot anyway, so BEGIN and ROLLBACK around a read-only request would be
         # two round trips that buy nothing. SQLite keeps its read transaction, which gives a
         # request one snapshot there.
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        reads = self._autocommit if self.dialect == "postgresql" else self.engine
+        reads = self.engine
+        if self.dialect == "postgresql":
+            reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reads = async_sessionmaker(reads, expire_on_commit=False, autoflush=False)
         self._writes = async_sessionmaker(
             self.engine.execution_options(**{_WRITE_OPTION: True}),
@@ -153,14 +154,16 @@ class Database:
         Every committed transaction moves the data version (see ``data_version``).
         """
         if self._sqlite_writer is None:
-            async with self._writes() as session, session.begin():
-                yield session
-            # After the commit, never inside the transaction: a sequence moves at once, and a
-            # reader that saw the new version before this commit was visible would store an
-            # answer from before it under the new version. Moved afterwards, a version can
-            # only be read once the data it stands for is there.
-            # Shielded: a request cancelled right after its commit must still move it.
-            await asyncio.shield(self._move_data_version())
+            async with self.engine.connect() as connection:
+                async with self._writes(bind=connection) as session, session.begin():
+                    yield session
+                # After the commit, never inside the transaction: a sequence moves at once,
+                # and a reader that saw the new version before this commit was visible would
+                # store an answer from before it under the new version. Moved afterwards, a
+                # version can only be read once the data it stands for is there. On the same
+                # connection, outside a transaction: one round trip, no second checkout.
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.execute(text(f"SELECT nextval('{DATA_VERSION_SEQUENCE}')"))
             return
         # SQLite has one writer at a time. Queueing this process's writers here is fair and
         # immediate; left to SQLite's busy handler they would sleep and poll (up to 100 ms a
@@ -171,10 +174,6 @@ class Database:
             # when the data does, and this process holds the only write lock meanwhile.
             version = await session.scalar(text("PRAGMA user_version"))
             await session.execute(text(f"PRAGMA user_version = {int(version or 0) + 1}"))
-
-    async def _move_data_version(self) -> None:
-        async with self._autocommit.connect() as connection:
-            await connection.execute(text(f"SELECT nextval('{DATA_VERSION_SEQUENCE}')"))
 
     async def data_version(self, session: AsyncSession) -> int:
         """A number that moves whenever committed data changes, in every process sharing the
