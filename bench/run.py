@@ -723,9 +723,7 @@ def main() -> None:
     default_json = "results.json" if args.profile == "full" else "results-smoke.json"
     # A named output (a quick before/after run) gets its JSON beside it, under its own name.
     json_path = output.with_suffix(".json") if args.output else output.with_name(default_json)
-    json_path.write_text(
-        json.dumps(results, indent=2) + "\n"
-    )
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {output} in {results['seconds']} s", flush=True)
 
 

@@ -6,7 +6,6 @@ look-up and the data version, but no statement on the data's table.
 """
 
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -233,9 +232,7 @@ async def write_then_fail(db: Database) -> None:
         raise RuntimeError("changed my mind")
 
 
-async def test_a_committed_transaction_moves_the_data_version_a_failed_one_does_not(
-    db: Database,
-) -> None:
+async def test_a_committed_transaction_changes_the_data_version(db: Database) -> None:
     before = await version_of(db)
     async with db.transaction() as session:
         await offers_service.create_offer(session, {"title": "Kept"}, "offer")
@@ -244,7 +241,10 @@ async def test_a_committed_transaction_moves_the_data_version_a_failed_one_does_
 
     with pytest.raises(RuntimeError, match="changed my mind"):
         await write_then_fail(db)
-    assert await version_of(db) == committed
+    if db.dialect == "sqlite":
+        # user_version is written with the transaction. (On PostgreSQL the rolled-back writer
+        # took a transaction id, so later snapshots differ: a cache miss, never stale.)
+        assert await version_of(db) == committed
     async with db.read_session() as session:
         assert list(await session.scalars(select(Offer.title))) == ["Kept"]
 
@@ -287,8 +287,7 @@ async def test_a_write_in_one_process_is_seen_at_once_by_both(
                 for _ in range(3):
                     assert await state(url) == empty
 
-            # Control: both servers really answer from their caches. A write that does not go
-            # through Database.transaction leaves the data version alone, so neither sees it.
+            # A write that does not go through Database.transaction (another program).
             engine = create_async_engine(database_url)
             try:
                 async with engine.begin() as connection:
@@ -300,8 +299,17 @@ async def test_a_write_in_one_process_is_seen_at_once_by_both(
                     assert changed.rowcount == 1
             finally:
                 await engine.dispose()
-            for url in (server_a, server_b):
-                assert await state(url) == empty, f"{url} did not answer from its cache"
+            if db.dialect == "sqlite":
+                # Control: it leaves SQLite's data version alone, so both servers, answering
+                # from their caches, do not see it (docs/api.md says so).
+                for url in (server_a, server_b):
+                    assert await state(url) == empty, f"{url} did not answer from its cache"
+            else:
+                # PostgreSQL's data version is the snapshot, which any write changes: both
+                # servers see even this one at once.
+                raised = {**empty, "maxParticipants": capacity, "spotsAvailable": capacity}
+                for url in (server_a, server_b):
+                    assert await state(url) == raised, f"{url} answered from before the write"
 
             for count, user in enumerate(users, start=1):
                 response = await http.post(
@@ -364,32 +372,19 @@ def test_the_least_recently_used_answer_goes_first_when_the_bytes_run_out() -> N
 
 def test_an_answer_stored_under_another_version_is_not_returned() -> None:
     cache = ResponseCache(max_bytes=1 << 20)
-    cache.put(key(), 7, {"offers": []})
-    assert cache.get(key(), 7) == {"offers": []}
-    assert cache.get(key(), 8) is None
-    assert cache.get(key("{ other }"), 7) is None
+    cache.put(key(), "7", {"offers": []})
+    assert cache.get(key(), "7") == {"offers": []}
+    assert cache.get(key(), "8") is None
+    assert cache.get(key("{ other }"), "7") is None
 
 
 def test_an_answer_bigger_than_the_whole_cache_is_not_stored() -> None:
     small: dict[str, Any] = {"offers": []}
     big = {"offers": [{"id": "x" * 1000}]}
     cache = ResponseCache(max_bytes=size_of(key("{ small }"), small) + 100)
-    cache.put(key("{ small }"), 1, small)
-    cache.put(key("{ big }"), 1, big)
-    assert cache.get(key("{ big }"), 1) is None
+    cache.put(key("{ small }"), "1", small)
+    cache.put(key("{ big }"), "1", big)
+    assert cache.get(key("{ big }"), "1") is None
     # Nothing was evicted to make room for it either.
-    assert cache.get(key("{ small }"), 1) == small
+    assert cache.get(key("{ small }"), "1") == small
     assert len(cache) == 1
-
-
-def test_an_answer_older_than_max_age_is_not_returned() -> None:
-    data: dict[str, Any] = {"offers": []}
-    short = ResponseCache(max_bytes=1 << 20, max_age=0.01)
-    long = ResponseCache(max_bytes=1 << 20, max_age=60.0)
-    short.put(key(), 1, data)
-    long.put(key(), 1, data)
-    stored = time.monotonic()
-    while time.monotonic() - stored <= 0.02:
-        time.sleep(0.005)
-    assert short.get(key(), 1) is None
-    assert long.get(key(), 1) == data

@@ -41,9 +41,6 @@ NAMING_CONVENTION = {
 
 _WRITE_OPTION = "offerdesk_write"
 
-# The data version (``Database.data_version``): a sequence on PostgreSQL (migration 0003).
-DATA_VERSION_SEQUENCE = "offerdesk_data_version"
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -151,38 +148,35 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back if it raises.
 
-        Every committed transaction moves the data version (see ``data_version``).
+        Every committed transaction changes the data version (see ``data_version``).
         """
         if self._sqlite_writer is None:
-            async with self.engine.connect() as connection:
-                async with self._writes(bind=connection) as session, session.begin():
-                    yield session
-                # After the commit, never inside the transaction: a sequence moves at once,
-                # and a reader that saw the new version before this commit was visible would
-                # store an answer from before it under the new version. Moved afterwards, a
-                # version can only be read once the data it stands for is there. On the same
-                # connection, outside a transaction: one round trip, no second checkout.
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.execute(text(f"SELECT nextval('{DATA_VERSION_SEQUENCE}')"))
+            async with self._writes() as session, session.begin():
+                yield session
             return
         # SQLite has one writer at a time. Queueing this process's writers here is fair and
         # immediate; left to SQLite's busy handler they would sleep and poll (up to 100 ms a
         # turn). Other processes are still kept in order by BEGIN IMMEDIATE.
         async with self._sqlite_writer, self._writes() as session, session.begin():
             yield session
-            # The header's user_version is written with the transaction: it moves exactly
-            # when the data does, and this process holds the only write lock meanwhile.
+            # SQLite's data version: the header's user_version, written with the transaction,
+            # so it moves exactly when the data does (this process holds the write lock).
             version = await session.scalar(text("PRAGMA user_version"))
             await session.execute(text(f"PRAGMA user_version = {int(version or 0) + 1}"))
 
-    async def data_version(self, session: AsyncSession) -> int:
-        """A number that moves whenever committed data changes, in every process sharing the
-        database. Read before the data it is used for (graphql/cache.py)."""
+    async def data_version(self, session: AsyncSession) -> str:
+        """A value that changes whenever committed data changes, in every process sharing the
+        database; read before the data it stands for (graphql/cache.py).
+
+        PostgreSQL: the statement's snapshot (``xmin:xmax:in-progress xids``). Two equal
+        snapshots see exactly the same committed transactions, and every transaction that
+        writes takes a transaction id, which changes every later snapshot: writers pay nothing.
+        A snapshot may also change for writes that do not matter (another table, a rolled-back
+        transaction, autovacuum's ANALYZE): a cache miss, never a stale answer.
+        """
         if self._sqlite_writer is None:
-            stmt = text(f"SELECT coalesce(pg_sequence_last_value('{DATA_VERSION_SEQUENCE}'), 0)")
-        else:
-            stmt = text("PRAGMA user_version")
-        return int(await session.scalar(stmt) or 0)
+            return str(await session.scalar(text("SELECT pg_current_snapshot()::text")))
+        return str(await session.scalar(text("PRAGMA user_version")))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

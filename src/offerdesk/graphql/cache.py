@@ -4,18 +4,17 @@ Why: a catalogue page is thousands of resolved fields and the same for every cal
 same scopes until something is written; building it again costs hundreds of milliseconds
 (bench/PROFILE.md), looking it up costs one statement.
 
-Why it is exact: every write transaction moves the database's data version
-(``Database.transaction``), and an answer is stored under the version read *before* its data
-was read, and served only to a request that reads the same version first. A request that
-starts after a write has been answered therefore reads the new version and never an answer
-from before the write (docs/api.md, "Response cache").
+Why it is exact: the database's data version (``Database.data_version``) changes with every
+committed write; an answer is stored under the version read *before* its data was read, and
+served only to a request that reads the same version first. A request that starts after a
+write has been answered therefore reads another version and never an answer from before the
+write (docs/api.md, "Response cache").
 
 Reading the version is itself a statement, so a query is admitted only from its second
 appearance (a "doorkeeper"): a look-up made once, such as one id among thousands, costs only
 a dictionary entry.
 """
 
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,21 +33,17 @@ CacheKey = tuple[str, str | None, bytes, frozenset[str]]
 
 @dataclass(frozen=True)
 class _Entry:
-    version: int
+    version: str
     data: dict[str, Any]
     size: int
-    stored_at: float
 
 
 class ResponseCache:
     """Answers by (document, operation, variables, scopes), bounded in bytes (least recently
     used go first)."""
 
-    def __init__(self, max_bytes: int, max_age: float = 60.0, max_seen: int = 10_000) -> None:
+    def __init__(self, max_bytes: int, max_seen: int = 10_000) -> None:
         self.max_bytes = max_bytes
-        # A bound, not the rule: versions keep answers current. It limits what a writer
-        # killed between its commit and moving the version would leave behind.
-        self.max_age = max_age
         self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
         self._bytes = 0
         # Hashes of keys seen once: a collision only makes a query admitted one request early.
@@ -68,23 +63,23 @@ class ResponseCache:
             self._seen.popitem(last=False)
         return False
 
-    def get(self, key: CacheKey, version: int) -> dict[str, Any] | None:
+    def get(self, key: CacheKey, version: str) -> dict[str, Any] | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.version != version or time.monotonic() - entry.stored_at > self.max_age:
+        if entry.version != version:
             self._drop(key)
             return None
         self._entries.move_to_end(key)
         return entry.data
 
-    def put(self, key: CacheKey, version: int, data: dict[str, Any]) -> None:
+    def put(self, key: CacheKey, version: str, data: dict[str, Any]) -> None:
         size = len(orjson.dumps(data)) + len(key[0]) + len(key[2])
         if size > self.max_bytes:
             return
         if key in self._entries:
             self._drop(key)
-        self._entries[key] = _Entry(version, data, size, time.monotonic())
+        self._entries[key] = _Entry(version, data, size)
         self._bytes += size
         while self._bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))

@@ -1,13 +1,11 @@
-"""keyset indexes and the data version
+"""keyset indexes
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-24 02:05:00
 
 The paginated tables get an index in page order (created_at, id), so a page is an index
-range scan instead of a scan and sort of the whole table. PostgreSQL gets the data version
-sequence (db.py, graphql/cache.py); SQLite keeps its data version in the database header
-(``PRAGMA user_version``), which needs no migration.
+range scan instead of a scan and sort of the whole table.
 """
 
 from collections.abc import Sequence
@@ -25,12 +23,8 @@ KEYSET_TABLES = ("offers", "users", "content_items")
 def upgrade() -> None:
     for table in KEYSET_TABLES:
         op.create_index(f"ix_{table}_keyset", table, ["created_at", "id"])
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE SEQUENCE offerdesk_data_version")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP SEQUENCE offerdesk_data_version")
     for table in KEYSET_TABLES:
         op.drop_index(f"ix_{table}_keyset", table_name=table)
