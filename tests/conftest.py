@@ -88,8 +88,14 @@ async def empty_all_tables(db: Database) -> None:
 
 
 @pytest.fixture
-async def app(database_url: str) -> AsyncIterator[Starlette]:
-    application = create_app(settings_for(database_url))
+def app_overrides() -> dict[str, Any]:
+    """Settings a test module changes for its app (override this fixture there)."""
+    return {}
+
+
+@pytest.fixture
+async def app(database_url: str, app_overrides: dict[str, Any]) -> AsyncIterator[Starlette]:
+    application = create_app(settings_for(database_url, **app_overrides))
     yield application
     await empty_all_tables(application.state.db)
     await application.state.db.dispose()

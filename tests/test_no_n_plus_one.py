@@ -2,6 +2,9 @@
 the query, never on how many rows it answers (DESIGN.md, "Reads of related objects")."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from offerdesk.content import service as content_service
 from offerdesk.content.models import ContentType
@@ -10,6 +13,13 @@ from offerdesk.events import service as events_service
 from offerdesk.offers import service as offers_service
 
 from .helpers import Api, count_statements
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    # These tests count the statements a query runs when it is computed; with the response
+    # cache on, a repeated query would also read the data version (or nothing else at all).
+    return {"response_cache_mb": 0}
+
 
 EVENTS_PER_OFFER = 3
 DATES_PER_EVENT = 3

@@ -29,10 +29,11 @@ def parse_datetime(value: Any) -> datetime:
 
 
 def serialize_datetime(value: datetime) -> str:
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
+    # isoformat, not strftime: a catalogue page serialises thousands of these, and isoformat
+    # is several times faster. Without a zone it prints "YYYY-MM-DDTHH:MM:SS[.ffffff]".
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    if "." in text:
+        text = text.rstrip("0")
     return text + "Z"
 
 
