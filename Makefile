@@ -52,11 +52,13 @@ wrk:
 bench-data: $(INSTALLED)
 	$(BIN)/python -m bench.datagen --profile full
 
-## Everything: datasets, wrk against real servers with the floor beside, EXPLAIN of Q1-Q3.
-## Writes bench/RESULTS.md, bench/results.json and bench/EXPLAIN.md.
+## Everything: datasets, wrk against real servers with the floor beside, EXPLAIN of Q1-Q3,
+## the database's own ceiling (pgbench). Writes bench/RESULTS.md, results.json, EXPLAIN.md
+## and CEILING.md.
 bench: $(INSTALLED) wrk bench-data
 	$(BIN)/python -m bench.run --profile full
 	$(BIN)/python -m bench.explain
+	$(BIN)/python -m bench.ceiling
 
 bench-explain: $(INSTALLED) bench-data
 	$(BIN)/python -m bench.explain
