@@ -14,6 +14,7 @@ from offerdesk.offers import service as offers_service
 
 from .helpers import Api, count_statements
 
+
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
     # These tests count the statements a query runs when it is computed; with the response
