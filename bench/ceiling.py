@@ -88,8 +88,9 @@ def main() -> None:
         f"`python -m bench.ceiling` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC) on {d.name}: "
         f"{d.label()}. Each scenario's statements, as one request sends them, replayed by "
         f"pgbench (prepared, {clients} clients, {args.seconds} s): requests per second the "
-        "database alone could answer here, sharing the two cores with pgbench only. The "
-        "service's rate in RESULTS.md can only be lower.",
+        "database alone could answer here, sharing the two cores with pgbench only. A "
+        "request the service computes can only be slower (a repeated query answered from the "
+        "response cache runs none of these statements).",
         "",
         "| scenario | statements | requests/s (pgbench) |",
         "|---|--:|--:|",
