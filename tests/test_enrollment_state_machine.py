@@ -33,15 +33,15 @@ from sqlalchemy import select
 
 from offerdesk.app import create_app
 from offerdesk.config import Settings
+from offerdesk.content import service as content_service
 from offerdesk.content.models import ContentType
-from offerdesk.content.service import create_content_item
 from offerdesk.db import Database
 from offerdesk.enrollments.models import Enrollment, EnrollmentStatusChange
+from offerdesk.events import service as events_service
 from offerdesk.events.models import OfferEvent
-from offerdesk.events.service import create_event
-from offerdesk.offers.service import create_offer
+from offerdesk.offers import service as offers_service
+from offerdesk.users import service as users_service
 from offerdesk.users.models import User
-from offerdesk.users.service import create_user
 
 from .conftest import empty_all_tables, make_token
 from .helpers import Api
@@ -228,12 +228,12 @@ async def new_world(
     tables are emptied once, when the test ends (TRUNCATE per example is slow on PostgreSQL).
     """
     async with harness.db.transaction() as session:
-        offer = await create_offer(session, {"title": "Offer"}, "offer")
-        item = await create_content_item(
-            session, {"type": ContentType.COURSE, "title": "Course"}, "contentItem"
+        offer = await offers_service.create(session, {"title": "Offer"})
+        item = await content_service.create(
+            session, {"type": ContentType.COURSE, "title": "Course"}
         )
         events = [
-            await create_event(
+            await events_service.create(
                 session,
                 {
                     "offer_id": offer.id,
@@ -243,15 +243,13 @@ async def new_world(
                     "waiting_list": waiting_list,
                 },
                 [],
-                "offerEvent",
             )
             for index, (capacity, waiting_list) in enumerate(configs)
         ]
         users = [
-            await create_user(
+            await users_service.create(
                 session,
                 {"name": f"User {index}", "email": f"u{index}-{uuid.uuid4().hex}@example.com"},
-                "user",
             )
             for index in range(USERS)
         ]
@@ -565,18 +563,16 @@ async def test_bulk_enrollment_errors_name_the_bulk_calls_own_arguments(
     argument of the single enroll call) and counted users after dropping repeats."""
     tag = uuid.uuid4().hex[:8]
     async with db.transaction() as session:
-        offer = await create_offer(session, {"title": "Offer"}, "offer")
-        event = await create_event(
+        offer = await offers_service.create(session, {"title": "Offer"})
+        event = await events_service.create(
             session,
             {"offer_id": offer.id, "title": "Event", "ref": f"ev-{tag}", "max_participants": 1},
             [],
-            "offerEvent",
         )
         users = [
-            await create_user(
+            await users_service.create(
                 session,
                 {"name": name, "email": f"{name}-{tag}@example.com", "ref": f"{name}-{tag}"},
-                "user",
             )
             for name in ("ann", "bob", "cat")
         ]

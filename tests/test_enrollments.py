@@ -4,12 +4,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from offerdesk.content import service as content_service
 from offerdesk.content.models import ContentType
-from offerdesk.content.service import create_content_item
 from offerdesk.db import Database, utcnow
-from offerdesk.events.service import create_event
-from offerdesk.offers.service import create_offer
-from offerdesk.users.service import create_user
+from offerdesk.events import service as events_service
+from offerdesk.offers import service as offers_service
+from offerdesk.users import service as users_service
 
 from .helpers import Api, snapshot
 
@@ -37,11 +37,11 @@ async def make_event(
     db: Database, capacity: int | None = 2, waiting_list: bool = True, **extra: Any
 ) -> str:
     async with db.transaction() as session:
-        offer = await create_offer(session, {"title": "Offer"}, "offer")
-        item = await create_content_item(
-            session, {"type": ContentType.COURSE, "title": "Course"}, "contentItem"
+        offer = await offers_service.create(session, {"title": "Offer"})
+        item = await content_service.create(
+            session, {"type": ContentType.COURSE, "title": "Course"}
         )
-        event = await create_event(
+        event = await events_service.create(
             session,
             {
                 "offer_id": offer.id,
@@ -52,7 +52,6 @@ async def make_event(
                 **extra,
             },
             [],
-            "offerEvent",
         )
         return str(event.id)
 
@@ -61,14 +60,13 @@ async def make_users(db: Database, count: int, prefix: str = "u") -> list[str]:
     async with db.transaction() as session:
         ids = []
         for index in range(count):
-            user = await create_user(
+            user = await users_service.create(
                 session,
                 {
                     "name": f"User {index}",
                     "email": f"{prefix}{index}-{uuid.uuid4().hex[:6]}@example.com",
                     "ref": f"{prefix}-{index}-{uuid.uuid4().hex[:6]}",
                 },
-                "user",
             )
             ids.append(str(user.id))
         return ids

@@ -219,7 +219,7 @@ async def test_unexpected_exception_is_masked_and_logged_under_its_request_id(
     async def explode(*_: Any, **__: Any) -> None:
         raise RuntimeError(secret)
 
-    monkeypatch.setattr(offers_service, "list_offers", explode)
+    monkeypatch.setattr(offers_service, "find_many", explode)
     async with app_client(database_url) as (client, _):
         with caplog.at_level(logging.ERROR, logger="offerdesk"):
             response = await client.post("/graphql", json={"query": "{ offers { id } }"})

@@ -35,13 +35,13 @@ async def seed_offers(db: Database, count: int) -> None:
     base = datetime(2025, 9, 1, 9, tzinfo=UTC)
     async with db.transaction() as session:
         for o in range(count):
-            offer = await offers_service.create_offer(session, {"title": f"Offer {o}"}, "offer")
+            offer = await offers_service.create(session, {"title": f"Offer {o}"})
             for e in range(EVENTS_PER_OFFER):
-                training = await content_service.create_content_item(
-                    session, {"type": ContentType.TRAINING, "title": f"Training {o}.{e}"}, "c"
+                training = await content_service.create(
+                    session, {"type": ContentType.TRAINING, "title": f"Training {o}.{e}"}
                 )
-                video = await content_service.create_content_item(
-                    session, {"type": ContentType.VIDEO, "title": f"Video {o}.{e}"}, "c"
+                video = await content_service.create(
+                    session, {"type": ContentType.VIDEO, "title": f"Video {o}.{e}"}
                 )
                 dates: list[events_service.DateChanges] = [
                     {
@@ -50,7 +50,7 @@ async def seed_offers(db: Database, count: int) -> None:
                     }
                     for d in range(DATES_PER_EVENT)
                 ]
-                await events_service.create_event(
+                await events_service.create(
                     session,
                     {
                         "offer_id": offer.id,
@@ -60,7 +60,6 @@ async def seed_offers(db: Database, count: int) -> None:
                         "max_participants": 10 + e,
                     },
                     dates,
-                    "offerEvent",
                 )
 
 

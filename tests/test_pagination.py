@@ -26,17 +26,17 @@ from .helpers import Api
 
 
 async def _offer(session: AsyncSession, label: str) -> Entity:
-    return await offers_service.create_offer(session, {"title": label}, "offer")
+    return await offers_service.create(session, {"title": label})
 
 
 async def _user(session: AsyncSession, label: str) -> Entity:
     email = f"{label.replace(' ', '.')}@example.com"
-    return await users_service.create_user(session, {"name": label, "email": email}, "user")
+    return await users_service.create(session, {"name": label, "email": email})
 
 
 async def _content(session: AsyncSession, label: str) -> Entity:
     changes: content_service.ContentChanges = {"type": ContentType.COURSE, "title": label}
-    return await content_service.create_content_item(session, changes, "contentItem")
+    return await content_service.create(session, changes)
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,7 @@ async def version_of(db: Database) -> int:
 
 async def write_then_fail(db: Database) -> None:
     async with db.transaction() as session:
-        await offers_service.create_offer(session, {"title": "Dropped"}, "offer")
+        await offers_service.create(session, {"title": "Dropped"})
         await session.flush()
         raise RuntimeError("changed my mind")
 
@@ -235,7 +235,7 @@ async def write_then_fail(db: Database) -> None:
 async def test_a_committed_transaction_changes_the_data_version(db: Database) -> None:
     before = await version_of(db)
     async with db.transaction() as session:
-        await offers_service.create_offer(session, {"title": "Kept"}, "offer")
+        await offers_service.create(session, {"title": "Kept"})
     committed = await version_of(db)
     assert committed != before
 
@@ -249,7 +249,7 @@ async def test_a_committed_transaction_changes_the_data_version(db: Database) ->
         assert list(await session.scalars(select(Offer.title))) == ["Kept"]
 
     async with db.transaction() as session:
-        await offers_service.create_offer(session, {"title": "Also kept"}, "offer")
+        await offers_service.create(session, {"title": "Also kept"})
     assert await version_of(db) not in (before, committed)
 
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from offerdesk import locking
 from offerdesk.auth.http import token_endpoint
 from offerdesk.config import Settings, get_settings
 from offerdesk.db import Database
@@ -82,6 +83,7 @@ def tune_gc() -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    locking.set_enabled(not settings.unsafe_disable_locks)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

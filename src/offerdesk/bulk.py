@@ -1,7 +1,9 @@
-"""Bulk mutations: at most 1000 ids a call, and never failing as a whole for one bad id."""
+"""Bulk mutations (SPEC §2.5, §3.11): at most 1000 ids a call, never failing as a whole for one
+bad id. The one shape every bulk call has: ids deduplicated, the existing ones changed, the
+others reported as failed."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +16,13 @@ from offerdesk.errors import bad_input
 MAX_BULK_IDS = 1000
 
 
-def bulk_ids(ids: Sequence[uuid.UUID], field: str = "ids") -> list[uuid.UUID]:
-    """The ids of a bulk call, each once, in the order given."""
+def bulk_ids(ids: Sequence[Any], path: str = "ids") -> list[Any]:
+    """The ids (or refs) of a bulk call, each once, in the order given.
+
+    Raises BAD_USER_INPUT on ``path`` for more than ``MAX_BULK_IDS`` (SPEC §3.11).
+    """
     if len(ids) > MAX_BULK_IDS:
-        raise bad_input(field, f"at most {MAX_BULK_IDS} ids per call, got {len(ids)}")
+        raise bad_input(path, f"at most {MAX_BULK_IDS} ids per call, got {len(ids)}")
     return list(dict.fromkeys(ids))
 
 
@@ -29,6 +34,23 @@ class BulkResult:
     failed: list[uuid.UUID] = field(default_factory=list)
 
 
+async def bulk_apply(
+    session: AsyncSession,
+    model: Any,
+    ids: Sequence[uuid.UUID],
+    change: Callable[[list[uuid.UUID]], Awaitable[object]],
+) -> BulkResult:
+    """Run ``change`` on the ids of ``model`` rows that exist; report the rest as failed.
+
+    ``change`` gets the existing ids in the order given (it is not called when none exist).
+    """
+    wanted = bulk_ids(ids)
+    found = set((await session.scalars(select(model.id).where(model.id.in_(wanted)))).all())
+    if found:
+        await change([id_ for id_ in wanted if id_ in found])
+    return split_found(wanted, found)
+
+
 def split_found(ids: Iterable[uuid.UUID], found: set[uuid.UUID]) -> BulkResult:
     result = BulkResult()
     for id_ in ids:
@@ -36,22 +58,16 @@ def split_found(ids: Iterable[uuid.UUID], found: set[uuid.UUID]) -> BulkResult:
     return result
 
 
-async def existing_ids(
-    session: AsyncSession, model: Any, ids: Sequence[uuid.UUID]
-) -> set[uuid.UUID]:
-    return set((await session.scalars(select(model.id).where(model.id.in_(ids)))).all())
-
-
 async def set_active(
     session: AsyncSession, model: Any, ids: Sequence[uuid.UUID], archive: bool
 ) -> BulkResult:
     """Archive (``is_active`` false) or restore rows by id; doing it twice is a success."""
-    wanted = bulk_ids(ids)
-    found = await existing_ids(session, model, wanted)
-    if found:
+
+    async def change(found: list[uuid.UUID]) -> None:
         await session.execute(
             update(model)
             .where(model.id.in_(found), model.is_active.is_(archive))
             .values(is_active=not archive, updated_at=utcnow())
         )
-    return split_found(wanted, found)
+
+    return await bulk_apply(session, model, ids, change)

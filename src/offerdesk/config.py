@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False
+    # Concurrency tests' control runs only (locking.py): every lock off, so the storms must
+    # see the races the locks prevent. Refused in production.
+    unsafe_disable_locks: bool = False
+
+    @model_validator(mode="after")
+    def _no_unsafe_switches_in_production(self) -> "Settings":
+        if self.is_production and self.unsafe_disable_locks:
+            raise ValueError("OFFERDESK_UNSAFE_DISABLE_LOCKS cannot be set in production")
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -8,7 +8,6 @@ which takes SQLite's single write lock up front (waiting up to the busy timeout)
 queue instead of failing.
 """
 
-import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -16,7 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, Uuid, event, select, text
+from sqlalchemy import DateTime, MetaData, Uuid, event, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,8 +26,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from offerdesk import locking
 from offerdesk.config import Settings
-from offerdesk.validation import storable
 
 # Stable constraint names, so migrations and error messages can refer to them on both engines.
 NAMING_CONVENTION = {
@@ -103,7 +102,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        connection.exec_driver_sql(locking.begin_statement(write))
 
 
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
@@ -126,7 +125,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url, settings)
         self.dialect = self.engine.dialect.name
-        self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._sqlite_writers = locking.WriterQueue() if self.dialect == "sqlite" else None
         # PostgreSQL reads run outside a transaction: at READ COMMITTED every statement takes
         # its own snapshot anyway, so BEGIN and ROLLBACK around a read-only request would be
         # two round trips that buy nothing. SQLite keeps its read transaction, which gives a
@@ -150,14 +149,12 @@ class Database:
 
         Every committed transaction changes the data version (see ``data_version``).
         """
-        if self._sqlite_writer is None:
+        if self._sqlite_writers is None:
             async with self._writes() as session, session.begin():
                 yield session
             return
-        # SQLite has one writer at a time. Queueing this process's writers here is fair and
-        # immediate; left to SQLite's busy handler they would sleep and poll (up to 100 ms a
-        # turn). Other processes are still kept in order by BEGIN IMMEDIATE.
-        async with self._sqlite_writer, self._writes() as session, session.begin():
+        # SQLite has one writer at a time: this process's writers queue (locking.py).
+        async with self._sqlite_writers.turn(), self._writes() as session, session.begin():
             yield session
             # SQLite's data version: the header's user_version, written with the transaction,
             # so it moves exactly when the data does (this process holds the write lock).
@@ -174,40 +171,12 @@ class Database:
         A snapshot may also change for writes that do not matter (another table, a rolled-back
         transaction, autovacuum's ANALYZE): a cache miss, never a stale answer.
         """
-        if self._sqlite_writer is None:
+        if self._sqlite_writers is None:
             return str(await session.scalar(text("SELECT pg_current_snapshot()::text")))
         return str(await session.scalar(text("PRAGMA user_version")))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-ModelT = TypeVar("ModelT", bound=Base)
-
-
-async def rows_by_ids(
-    session: AsyncSession, model: type[ModelT], ids: Sequence[uuid.UUID]
-) -> list[ModelT | None]:
-    """Rows in the order of ``ids`` (None where missing): the shape a DataLoader returns."""
-    rows = await session.scalars(select(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
-    by_id = {row.id: row for row in rows}  # type: ignore[attr-defined]
-    return [by_id.get(id_) for id_ in ids]
-
-
-async def find_by_key(
-    session: AsyncSession,
-    model: type[ModelT],
-    id_: uuid.UUID | None = None,
-    ref: str | None = None,
-) -> ModelT | None:
-    """Look a row up by id, else by its ``ref``."""
-    if id_ is not None:
-        return await session.get(model, id_)
-    if ref is None:
-        return None
-    # A NUL character cannot be sent to PostgreSQL: refuse it as bad input, not a driver error.
-    stmt = select(model).where(model.ref == storable(ref, "ref"))  # type: ignore[attr-defined]
-    return await session.scalar(stmt)
 
 
 K = TypeVar("K")

@@ -17,20 +17,16 @@ async def load_demo_data(session: AsyncSession) -> bool:
     """Fill an empty database; a database that already has offers is left alone."""
     if await session.scalar(select(func.count()).select_from(Offer)):
         return False
-    training = await content.create_content_item(
+    training = await content.create(
         session,
         {"type": ContentType.TRAINING, "title": "Project management essentials", "ref": "c-pm"},
-        "contentItem",
     )
-    course = await content.create_content_item(
-        session,
-        {"type": ContentType.COURSE, "title": "Leading hybrid teams", "ref": "c-lead"},
-        "contentItem",
+    course = await content.create(
+        session, {"type": ContentType.COURSE, "title": "Leading hybrid teams", "ref": "c-lead"}
     )
-    video = await content.create_content_item(
+    video = await content.create(
         session,
         {"type": ContentType.VIDEO, "title": "Feedback in five minutes", "ref": "c-feedback"},
-        "contentItem",
     )
     start = datetime(2027, 9, 6, 9, 0, tzinfo=UTC)
     plans = [
@@ -39,12 +35,12 @@ async def load_demo_data(session: AsyncSession) -> bool:
         ("Feedback skills", "o-feedback", video, ["Open session"]),
     ]
     for offer_index, (title, ref, item, event_titles) in enumerate(plans):
-        offer = await offers.create_offer(
-            session, {"title": title, "ref": ref, "description": f"{title}, demo offer"}, "offer"
+        offer = await offers.create(
+            session, {"title": title, "ref": ref, "description": f"{title}, demo offer"}
         )
         for event_index, event_title in enumerate(event_titles):
             first = start + timedelta(weeks=4 * offer_index + event_index)
-            await events.create_event(
+            await events.create(
                 session,
                 {
                     "offer_id": offer.id,
@@ -64,7 +60,6 @@ async def load_demo_data(session: AsyncSession) -> bool:
                     }
                     for week in range(3)
                 ],
-                "offerEvent",
             )
     for name, email, ref in [
         ("Ada Lovelace", "ada@example.com", "u-ada"),
@@ -72,5 +67,5 @@ async def load_demo_data(session: AsyncSession) -> bool:
         ("Alan Turing", "alan@example.com", "u-alan"),
         ("Edsger Dijkstra", "edsger@example.com", "u-edsger"),
     ]:
-        await users.create_user(session, {"name": name, "email": email, "ref": ref}, "user")
+        await users.create(session, {"name": name, "email": email, "ref": ref})
     return True

@@ -22,21 +22,34 @@ class ErrorCode(StrEnum):
 
 
 class DomainError(Exception):
-    """An expected refusal: its code and message go to the client as they are.
+    """An expected refusal: its code and message go to the client.
 
-    ``field`` is the input path of the offending value (``offerEvent.maxParticipants``), so a
-    client can show the error beside the right form field.
+    ``field`` is the *domain path* of the offending value: snake_case names of the service's
+    own parameters and fields joined by dots, list positions as numbers
+    (``offer_event.dates.0.end``, ``user_refs.3``). Services know nothing of the API; the
+    GraphQL layer turns a domain path into the API's input path (``offerEvent.dates.0.end``)
+    in one place (graphql/errors.py), in ``field`` and wherever the message names the field
+    or one of ``mentions`` (further domain paths the message names).
     """
 
-    def __init__(self, code: ErrorCode, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        field: str | None = None,
+        mentions: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.mentions = mentions
 
 
-def bad_input(field: str, message: str) -> DomainError:
-    return DomainError(ErrorCode.BAD_USER_INPUT, message, field=field)
+def bad_input(field: str, message: str, mentions: tuple[str, ...] = ()) -> DomainError:
+    """BAD_USER_INPUT on the domain path ``field``."""
+    return DomainError(ErrorCode.BAD_USER_INPUT, message, field=field, mentions=mentions)
 
 
 def not_found(what: str, field: str | None = None) -> DomainError:

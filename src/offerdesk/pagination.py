@@ -43,8 +43,13 @@ class Page(Generic[T]):
     def end_cursor(self) -> str | None:
         return self.items[-1][1] if self.items else None
 
+    async def count(self, session: AsyncSession) -> int:
+        """How many rows match the page's filters, across all pages."""
+        return int(await session.scalar(self.count_query) or 0)
+
 
 def page_size(first: int | None, field: str = "first") -> int:
+    """``first`` checked (1 to 100, SPEC §2.6), or the default 50 when not given."""
     if first is None:
         return DEFAULT_PAGE_SIZE
     if not 1 <= first <= MAX_PAGE_SIZE:

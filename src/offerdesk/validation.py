@@ -1,12 +1,10 @@
 """Input rules shared by every part of the domain (SPEC §3.9 to 3.11)."""
 
-import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, or_
 
-from offerdesk.errors import DomainError, ErrorCode, bad_input
+from offerdesk.errors import bad_input
 
 MAX_TITLE_LENGTH = 500
 MAX_REF_LENGTH = 255
@@ -50,45 +48,14 @@ def clean_text(value: str | None, field: str, max_length: int = MAX_TEXT_LENGTH)
     return storable(value, field)
 
 
-def one_key(field_values: dict[str, Any]) -> tuple[str, Any]:
-    """The single look-up key a query was given (``id`` or ``ref`` or …): exactly one is needed."""
-    given = [(name, value) for name, value in field_values.items() if value is not None]
+def one_key(**keys: Any) -> tuple[str, Any]:
+    """The single look-up key a call was given, as ``(name, value)``: exactly one of ``keys``
+    must be non-None, else BAD_USER_INPUT on the first key's path ("give exactly one of …")."""
+    given = [(name, value) for name, value in keys.items() if value is not None]
     if len(given) != 1:
-        names = " or ".join(field_values)
-        raise bad_input(next(iter(field_values)), f"give exactly one of {names}")
+        names = " or ".join(keys)
+        raise bad_input(next(iter(keys)), f"give exactly one of {names}", tuple(keys))
     return given[0]
-
-
-async def ensure_unique_ref(
-    session: AsyncSession,
-    model: Any,
-    ref: str | None,
-    field: str,
-    exclude_id: uuid.UUID | None = None,
-) -> None:
-    if ref is None:
-        return
-    await lock_value(session, f"{model.__tablename__}.ref", ref)
-    stmt = select(model.id).where(model.ref == ref)
-    if exclude_id is not None:
-        stmt = stmt.where(model.id != exclude_id)
-    if await session.scalar(stmt) is not None:
-        raise DomainError(ErrorCode.CONFLICT, f"ref '{ref}' is already in use", field=field)
-
-
-async def lock_value(session: AsyncSession, scope: str, value: str) -> None:
-    """Make concurrent transactions that check the same unique value take turns.
-
-    Without this, two PostgreSQL transactions can both find a ref (or an e-mail address) free
-    and both insert it: the second then fails on the unique index with a driver error instead
-    of ``CONFLICT``. The
-    advisory lock lasts until the transaction ends, so the second check runs after the first
-    transaction committed and sees its row. SQLite needs nothing: its write transactions start
-    with ``BEGIN IMMEDIATE`` and never overlap.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        key = func.hashtextextended(f"{scope}:{value}", 0)
-        await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def search_filter(search: str | None, *columns: Any) -> ColumnElement[bool] | None:

@@ -40,20 +40,22 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 
 
 @contextmanager
 def servers(
-    database_url: str, count: int, command: Sequence[str] | None = None
+    database_url: str, count: int, settings: dict[str, str] | None = None
 ) -> Iterator[list[str]]:
-    """Start ``count`` separate server processes on one database; yield their base URLs.
-
-    ``command`` replaces ``offerdesk serve`` (the control test serves its own app); it gets
-    ``--port N`` appended.
-    """
-    env = {**os.environ, "OFFERDESK_DATABASE_URL": database_url, "OFFERDESK_LOG_LEVEL": "WARNING"}
+    """Start ``count`` separate ``offerdesk serve`` processes on one database; yield their
+    base URLs. ``settings`` are further ``OFFERDESK_*`` environment variables for them."""
+    env = {
+        **os.environ,
+        "OFFERDESK_DATABASE_URL": database_url,
+        "OFFERDESK_LOG_LEVEL": "WARNING",
+        **(settings or {}),
+    }
     processes: list[subprocess.Popen[bytes]] = []
     urls = []
     try:
         for _ in range(count):
             port = free_port()
-            argv = [*(command or [str(OFFERDESK), "serve", "--no-migrate"]), "--port", str(port)]
+            argv = [str(OFFERDESK), "serve", "--no-migrate", "--port", str(port)]
             process = subprocess.Popen(argv, cwd=ROOT, env=env)
             processes.append(process)
             urls.append(f"http://127.0.0.1:{port}")

@@ -169,24 +169,21 @@ async def test_concurrent_unenrolls_and_enrolls_promote_in_waiting_order(
     assert [e["node"]["waitlistPosition"] for e in queue] == list(range(1, 31))
 
 
-async def test_control_unprotected_count_then_insert_oversells(
+async def test_control_with_the_locks_off_the_same_storm_sees_the_race(
     db: Database, database_url: str
 ) -> None:
-    """The harness can see overbooking: the same storm through a naive path oversells."""
-    event = await make_event(db, capacity=10, waiting_list=False)
-    users = await make_users(db, STORM_SIZE)
+    """The harness can see the race the locks prevent: the real service, with locking.py's
+    locks switched off, answers one user's 40 simultaneous enrollments with errors (the
+    UNIQUE constraint, or SQLite refusing an overlapping writer) or with several
+    enrollments, where with the locks on it returns one enrollment 40 times."""
+    event = await make_event(db, capacity=10, waiting_list=True)
+    [user] = await make_users(db, 1)
     token = await make_token(db)
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "tests.concurrency.naive_app:create_app",
-        "--factory",
-        "--log-level",
-        "warning",
-    ]
-    with servers(database_url, process_count(db), command) as urls:
-        bodies = [{"offerEventId": event, "userId": u} for u in users]
-        answers, _ = await storm(urls, token, bodies, path="/naive-enroll")
-    sold = sum(1 for a in answers if a.get("status") == "ENROLLED")
-    assert sold > 10, f"the naive path sold {sold} of 10 seats: the storm does not race"
+    unsafe = {"OFFERDESK_UNSAFE_DISABLE_LOCKS": "1"}
+    with servers(database_url, process_count(db), unsafe) as urls:
+        answers, _ = await storm(urls, token, [enroll_body(user, event)] * 40)
+    failed = [a for a in answers if "errors" in a]
+    enrollments = {
+        a["data"]["enrollUserInOfferEvent"]["enrollment"]["id"] for a in answers if a not in failed
+    }
+    assert failed or len(enrollments) > 1, "40 racing enrollments all agreed: no race seen"

@@ -8,13 +8,10 @@ import strawberry
 from offerdesk.auth.scopes import Scope
 from offerdesk.content import models, service
 from offerdesk.content.models import ContentType
-from offerdesk.db import find_by_key
 from offerdesk.graphql.common import AppInfo, BulkResponse, provided
 from offerdesk.graphql.pagination import Connection
 from offerdesk.graphql.permissions import requires
 from offerdesk.graphql.scalars import to_id
-from offerdesk.pagination import paginate
-from offerdesk.validation import one_key
 
 # The domain's enum is the GraphQL enum: registering it marks the class in place.
 strawberry.enum(ContentType)
@@ -90,9 +87,8 @@ class ContentQueries:
     async def content_item(
         self, info: AppInfo, id: uuid.UUID | None = None, ref: str | None = None
     ) -> ContentItem | None:
-        one_key({"id": id, "ref": ref})
         async with info.context.read() as session:
-            item = await find_by_key(session, models.ContentItem, id, ref)
+            item = await service.find(session, id_=id, ref=ref)
         return ContentItem.from_model(item) if item else None
 
     @strawberry.field(extensions=requires(Scope.CONTENT_READ))
@@ -105,9 +101,7 @@ class ContentQueries:
         after: str | None = None,
     ) -> Connection[ContentItem]:
         async with info.context.read() as session:
-            page = await paginate(
-                session, service.content_items_query(type, search), models.ContentItem, first, after
-            )
+            page = await service.page(session, service.ContentFilter(type, search), first, after)
         return Connection.of(page, ContentItem.from_model)
 
 
@@ -118,7 +112,7 @@ class ContentMutations:
         self, info: AppInfo, content_item: CreateContentItemInput
     ) -> CreateContentItemPayload | None:
         async with info.context.write() as session:
-            item = await service.create_content_item(session, _changes(content_item), "contentItem")
+            item = await service.create(session, _changes(content_item))
         return CreateContentItemPayload(content_item=ContentItem.from_model(item))
 
     @strawberry.mutation(extensions=requires(Scope.CONTENT_WRITE))
@@ -126,9 +120,7 @@ class ContentMutations:
         self, info: AppInfo, id: uuid.UUID, content_item: UpdateContentItemInput
     ) -> UpdateContentItemPayload | None:
         async with info.context.write() as session:
-            item = await service.update_content_item(
-                session, id, _changes(content_item), "contentItem"
-            )
+            item = await service.update(session, id, _changes(content_item))
         return UpdateContentItemPayload(content_item=ContentItem.from_model(item))
 
     @strawberry.mutation(extensions=requires(Scope.CONTENT_WRITE))
@@ -136,5 +128,5 @@ class ContentMutations:
         self, info: AppInfo, archive: bool, ids: list[uuid.UUID]
     ) -> ArchiveContentItemsPayload | None:
         async with info.context.write() as session:
-            result = await service.archive_content_items(session, ids, archive)
+            result = await service.archive(session, ids, archive)
         return ArchiveContentItemsPayload(response=BulkResponse.of(result))

@@ -1,7 +1,9 @@
-"""The rules for content items."""
+"""Content items (SPEC §2.4): the domain's whole API. Knows nothing of GraphQL: takes a session,
+returns models, names bad input by domain paths (``content_item.url``)."""
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 from urllib.parse import urlsplit
 
@@ -10,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, set_active
 from offerdesk.content.models import ContentItem, ContentType
-from offerdesk.errors import bad_input, not_found
+from offerdesk.errors import bad_input
+from offerdesk.pagination import Page, paginate
+from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
 from offerdesk.validation import (
     clean_ref,
     clean_text,
     clean_title,
-    ensure_unique_ref,
+    one_key,
     search_filter,
     storable,
 )
@@ -24,6 +28,8 @@ MAX_URL_LENGTH = 2048
 
 
 class ContentChanges(TypedDict, total=False):
+    """The fields a create or update sets; ``type`` only at creation."""
+
     type: ContentType
     title: str
     description: str | None
@@ -31,15 +37,42 @@ class ContentChanges(TypedDict, total=False):
     ref: str | None
 
 
-def content_items_query(
-    type_: ContentType | None = None, search: str | None = None
-) -> Select[ContentItem]:
-    stmt = select(ContentItem)
-    if type_ is not None:
-        stmt = stmt.where(ContentItem.type == type_)
-    if (match := search_filter(search, ContentItem.title, ContentItem.ref)) is not None:
+@dataclass(frozen=True)
+class ContentFilter:
+    """Which items a page shows: all, or those of one type, or those matching a search."""
+
+    type: ContentType | None = None
+    search: str | None = None
+
+
+async def get(session: AsyncSession, id_: uuid.UUID, path: str = "id") -> ContentItem:
+    """The content item; NOT_FOUND on ``path`` when there is none."""
+    return await get_row(session, ContentItem, id_, "content item", path)
+
+
+async def find(
+    session: AsyncSession, *, id_: uuid.UUID | None = None, ref: str | None = None
+) -> ContentItem | None:
+    """The item with this id or ref (exactly one of them), or None."""
+    one_key(id=id_, ref=ref)
+    return await find_row(session, ContentItem, id_, ref)
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ContentItem | None]:
+    """Items in the order of ``ids``, None where missing (the shape a DataLoader needs)."""
+    return await rows_by_ids(session, ContentItem, ids)
+
+
+async def page(
+    session: AsyncSession, where: ContentFilter, first: int | None, after: str | None
+) -> Page[ContentItem]:
+    """One page of the items ``where`` admits, in creation order (SPEC §2.6)."""
+    stmt: Select[ContentItem] = select(ContentItem)
+    if where.type is not None:
+        stmt = stmt.where(ContentItem.type == where.type)
+    if (match := search_filter(where.search, ContentItem.title, ContentItem.ref)) is not None:
         stmt = stmt.where(match)
-    return stmt
+    return await paginate(session, stmt, ContentItem, first, after)
 
 
 def _clean_url(value: str | None, field: str) -> str | None:
@@ -54,43 +87,37 @@ def _clean_url(value: str | None, field: str) -> str | None:
     return url
 
 
-async def create_content_item(
-    session: AsyncSession, changes: ContentChanges, prefix: str
-) -> ContentItem:
+async def create(session: AsyncSession, changes: ContentChanges) -> ContentItem:
+    """A new, active content item; ``changes`` must hold ``type`` and ``title``.
+    BAD_USER_INPUT and CONFLICT name ``content_item.<field>``."""
     item = ContentItem(type=changes["type"], is_active=True)
-    await _apply(session, item, changes, prefix)
+    await _apply(session, item, changes)
     session.add(item)
     await session.flush()
     return item
 
 
-async def update_content_item(
-    session: AsyncSession, id_: uuid.UUID, changes: ContentChanges, prefix: str
-) -> ContentItem:
-    item = await session.get(ContentItem, id_)
-    if item is None:
-        raise not_found("content item", "id")
-    await _apply(session, item, changes, prefix)
+async def update(session: AsyncSession, id_: uuid.UUID, changes: ContentChanges) -> ContentItem:
+    """The item with ``changes`` applied (its type stays); NOT_FOUND on ``id``."""
+    item = await get(session, id_)
+    await _apply(session, item, changes)
     await session.flush()
     return item
 
 
-async def _apply(
-    session: AsyncSession, item: ContentItem, changes: ContentChanges, prefix: str
-) -> None:
+async def _apply(session: AsyncSession, item: ContentItem, changes: ContentChanges) -> None:
     if "title" in changes:
-        item.title = clean_title(changes["title"], f"{prefix}.title")
+        item.title = clean_title(changes["title"], "content_item.title")
     if "description" in changes:
-        item.description = clean_text(changes["description"], f"{prefix}.description")
+        item.description = clean_text(changes["description"], "content_item.description")
     if "url" in changes:
-        item.url = _clean_url(changes["url"], f"{prefix}.url")
+        item.url = _clean_url(changes["url"], "content_item.url")
     if "ref" in changes:
-        ref = clean_ref(changes["ref"], f"{prefix}.ref")
-        await ensure_unique_ref(session, ContentItem, ref, f"{prefix}.ref", exclude_id=item.id)
+        ref = clean_ref(changes["ref"], "content_item.ref")
+        await ensure_unique_ref(session, ContentItem, ref, "content_item.ref", exclude_id=item.id)
         item.ref = ref
 
 
-async def archive_content_items(
-    session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool
-) -> BulkResult:
+async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool) -> BulkResult:
+    """Archive (or restore) content items; unknown ids are reported as failed."""
     return await set_active(session, ContentItem, ids, archive)

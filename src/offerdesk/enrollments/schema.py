@@ -5,22 +5,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select
 
 from offerdesk.auth.scopes import Scope
-from offerdesk.db import find_by_key
 from offerdesk.enrollments import models, service
 from offerdesk.enrollments.models import ChangeCause, EnrollmentStatus
-from offerdesk.errors import DomainError, ErrorCode, bad_input
-from offerdesk.events.models import OfferEvent as OfferEventModel
+from offerdesk.errors import bad_input
 from offerdesk.graphql.common import AppInfo, BulkResponse
-from offerdesk.graphql.pagination import Connection
 from offerdesk.graphql.permissions import requires
 from offerdesk.graphql.scalars import to_id
-from offerdesk.pagination import paginate
-from offerdesk.users.models import User as UserModel
 from offerdesk.users.schema import User
-from offerdesk.validation import one_key
 
 if TYPE_CHECKING:
     from offerdesk.events.schema import OfferEvent
@@ -28,8 +21,6 @@ if TYPE_CHECKING:
 # The domain's enums are the GraphQL enums: registering them marks the classes in place.
 strawberry.enum(EnrollmentStatus)
 strawberry.enum(ChangeCause, description="Why an enrollment's status changed.")
-
-MAX_BULK_USERS = 1000
 
 
 @strawberry.type(description="One change of an enrollment's status, oldest first.")
@@ -104,25 +95,6 @@ class Enrollment:
         ]
 
 
-async def roster(
-    info: AppInfo,
-    offer_event_id: uuid.UUID,
-    status: EnrollmentStatus | None,
-    first: int | None,
-    after: str | None,
-) -> Connection[Enrollment]:
-    """The ``OfferEvent.enrollments`` connection."""
-    async with info.context.read() as session:
-        page = await paginate(
-            session,
-            service.roster_query(offer_event_id, status),
-            models.Enrollment,
-            first,
-            after,
-        )
-    return Connection.of(page, Enrollment.from_model)
-
-
 @strawberry.input
 class EnrollUserInput:
     user_id: uuid.UUID
@@ -152,7 +124,7 @@ class EnrollmentQueries:
         self, info: AppInfo, user_id: uuid.UUID, offer_event_id: uuid.UUID
     ) -> Enrollment | None:
         async with info.context.read() as session:
-            found = await service.find_enrollment(session, user_id, offer_event_id)
+            found = await service.find(session, user_id, offer_event_id)
         return Enrollment.from_model(found) if found else None
 
     @strawberry.field(
@@ -165,44 +137,8 @@ class EnrollmentQueries:
         if user_id is None:
             raise bad_input("userId", "userId is required; use OfferEvent.enrollments for a roster")
         async with info.context.read() as session:
-            found = await service.enrollments_of_user(session, user_id)
+            found = await service.find_many(session, user_id)
         return [Enrollment.from_model(enrollment) for enrollment in found]
-
-
-async def _resolve_refs(
-    info: AppInfo,
-    offer_event_id: uuid.UUID | None,
-    offer_event_ref: str | None,
-    user_ids: list[uuid.UUID] | None,
-    user_refs: list[str] | None,
-) -> tuple[uuid.UUID, list[uuid.UUID], str, str]:
-    """Turn the bulk call's refs into ids; any unknown ref fails the call, naming them all.
-
-    Also gives the argument names that errors about the users and the event point at."""
-    one_key({"offerEventId": offer_event_id, "offerEventRef": offer_event_ref})
-    one_key({"userIds": user_ids, "userRefs": user_refs})
-    wanted = user_ids if user_ids is not None else user_refs or []
-    field = "userIds" if user_ids is not None else "userRefs"
-    if len(wanted) > MAX_BULK_USERS:
-        raise bad_input(field, f"at most {MAX_BULK_USERS} users per call, got {len(wanted)}")
-    key = "offerEventId" if offer_event_id is not None else "offerEventRef"
-    async with info.context.read() as session:
-        event = await find_by_key(session, OfferEventModel, offer_event_id, offer_event_ref)
-        if event is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "offer event not found", field=key)
-        if user_ids is not None:
-            return event.id, user_ids, field, key
-        refs = user_refs or []
-        rows = await session.execute(
-            select(UserModel.ref, UserModel.id).where(UserModel.ref.in_(refs))
-        )
-        found = dict(rows.all())
-    unknown = [ref for ref in refs if ref not in found]
-    if unknown:
-        raise DomainError(
-            ErrorCode.NOT_FOUND, f"unknown user refs: {', '.join(unknown)}", field="userRefs"
-        )
-    return event.id, [found[ref] for ref in refs], field, key
 
 
 @strawberry.type
@@ -241,13 +177,15 @@ class EnrollmentMutations:
         offer_event_id: uuid.UUID | None = None,
         user_ids: list[uuid.UUID] | None = None,
     ) -> list[Enrollment]:
-        event_id, users, user_field, event_field = await _resolve_refs(
-            info, offer_event_id, offer_event_ref, user_ids, user_refs
+        request = service.BulkEnrollRequest(
+            offer_event_id=offer_event_id,
+            offer_event_ref=offer_event_ref,
+            user_ids=user_ids,
+            user_refs=user_refs,
+            send_mail=send_mail,
         )
         async with info.context.write() as session:
-            enrolled = await service.enroll_many(
-                session, event_id, users, send_mail, user_field, event_field
-            )
+            enrolled = await service.enroll_many(session, request)
         return [Enrollment.from_model(enrollment) for enrollment in enrolled]
 
     @strawberry.mutation(

@@ -1,4 +1,6 @@
-"""Enrollment rules (SPEC §3.1 to 3.4, 3.6): capacity, the waiting list, every status change.
+"""Enrollments (SPEC §2.3, §3.1 to 3.4, 3.6): the domain's whole API — capacity, the waiting
+list, every status change, and the reads of enrollments. Knows nothing of GraphQL; names bad
+input by domain paths (``enrollment.user_id``, ``user_refs.3``).
 
 How capacity holds under any concurrency (DESIGN.md): every change first locks the event row
 (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises
@@ -14,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
-from offerdesk.bulk import BulkResult, bulk_ids, split_found
+from offerdesk import locking
+from offerdesk.bulk import MAX_BULK_IDS, BulkResult, bulk_ids, split_found
 from offerdesk.db import group_by_key, utcnow
 from offerdesk.enrollments.models import (
     ACTIVE_STATUSES,
@@ -29,45 +32,78 @@ from offerdesk.enrollments.models import (
     EnrollmentStatusChange,
 )
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
+
+# The enrollment rules run under one event lock (locking.py). Reading the event's offer and the
+# user in the locking statement itself saves a round trip while the lock is held, so this
+# service alone names other domains' tables (tests/test_architecture.py lists the exception).
 from offerdesk.events.models import OfferEvent
 from offerdesk.offers.models import Offer
+from offerdesk.pagination import Page, paginate
+from offerdesk.repository import find_row, ids_by_refs
 from offerdesk.users.models import User
+from offerdesk.validation import one_key, storable
 
 
 @dataclass(frozen=True)
 class EnrollRequest:
+    """One enrollment asked for (SPEC §2.3 ``EnrollUserInput``)."""
+
     user_id: uuid.UUID
     offer_event_id: uuid.UUID
     status: EnrollmentStatus | None = None
     send_mail: bool | None = None
 
 
-async def enroll(
-    session: AsyncSession,
-    request: EnrollRequest,
-    user_field: str = "enrollment.userId",
-    event_field: str = "enrollment.offerEventId",
-) -> Enrollment:
+@dataclass(frozen=True)
+class BulkEnrollRequest:
+    """Many users into one event (SPEC §2.3 ``createOfferEventEnrollments``): the event by id
+    or ref, the users by ids or refs (exactly one of each)."""
+
+    offer_event_id: uuid.UUID | None = None
+    offer_event_ref: str | None = None
+    user_ids: Sequence[uuid.UUID] | None = None
+    user_refs: Sequence[str] | None = None
+    send_mail: bool | None = None
+
+
+@dataclass(frozen=True)
+class RosterFilter:
+    """An event's roster (``OfferEvent.enrollments``), optionally of one status."""
+
+    offer_event_id: uuid.UUID
+    status: EnrollmentStatus | None = None
+
+
+async def enroll(session: AsyncSession, request: EnrollRequest) -> Enrollment:
     """Enroll a user (SPEC §3.3); enrolling again while active returns the enrollment as it is.
 
-    ``user_field`` and ``event_field`` name the caller's input in errors (SPEC §2.5)."""
+    Raises BAD_USER_INPUT (``enrollment.status``), NOT_FOUND (``enrollment.user_id`` or
+    ``enrollment.offer_event_id``), EVENT_INACTIVE, REGISTRATION_CLOSED, USER_INACTIVE,
+    EVENT_FULL.
+    """
     if request.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.DECLINED):
         raise bad_input(
             "enrollment.status", "status may only be ENROLLED or WAITLISTED when enrolling"
         )
+    return await _enroll(session, request, "enrollment.user_id", "enrollment.offer_event_id")
+
+
+async def _enroll(
+    session: AsyncSession, request: EnrollRequest, user_path: str, event_path: str
+) -> Enrollment:
     event, offer, user = await _locked_event_offer_and_user(
-        session, request.offer_event_id, request.user_id, event_field
+        session, request.offer_event_id, request.user_id, event_path
     )
     if user is None:
-        raise not_found("user", user_field)
+        raise not_found("user", user_path)
     # Read after the lock, in a statement of its own: a row joined into the locking statement
     # comes from its snapshot, from before a concurrent enrollment of this same user that the
     # lock waited for.
     existing = await _enrollment_of(session, request.user_id, event.id)
     if existing is not None and existing.status in ACTIVE_STATUSES:
         return existing
-    _check_open(event, offer, user, user_field, event_field)
-    status, seq = await _take_place(session, event, request.status, event_field)
+    _check_open(event, offer, user, user_path, event_path)
+    status, seq = await _take_place(session, event, request.status, event_path)
     if existing is None:
         # The id is set here, not at flush, so the enrollment and its first change are written
         # in one flush.
@@ -93,31 +129,30 @@ async def enroll(
     return enrollment
 
 
-async def locked_event(session: AsyncSession, id_: uuid.UUID, field: str) -> OfferEvent:
+async def _locked_event(session: AsyncSession, id_: uuid.UUID, path: str) -> OfferEvent:
     """The event row, locked for this transaction: enrollment changes of one event queue here."""
-    event = await session.scalar(select(OfferEvent).where(OfferEvent.id == id_).with_for_update())
+    event = await locking.lock_row(session, OfferEvent, id_)
     if event is None:
-        raise not_found("offer event", field)
-    return event
+        raise not_found("offer event", path)
+    locked: OfferEvent = event
+    return locked
 
 
 async def _locked_event_offer_and_user(
-    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, field: str
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, path: str
 ) -> tuple[OfferEvent, Offer, User | None]:
     """The event row locked, with its offer and the user (neither locked), in one statement:
     one round trip fewer while the lock is held. A user archived meanwhile is judged as they
     were a moment before, as if this enrollment had come first."""
-    row = (
-        await session.execute(
-            select(OfferEvent, Offer, User)
-            .join(Offer, Offer.id == OfferEvent.offer_id)
-            .outerjoin(User, User.id == user_id)
-            .where(OfferEvent.id == event_id)
-            .with_for_update(of=OfferEvent)
-        )
-    ).first()
+    row = await locking.lock_row(
+        session,
+        OfferEvent,
+        event_id,
+        (Offer, Offer.id == OfferEvent.offer_id, False),
+        (User, User.id == user_id, True),
+    )
     if row is None:
-        raise not_found("offer event", field)
+        raise not_found("offer event", path)
     return row[0], row[1], row[2]
 
 
@@ -173,8 +208,7 @@ async def _take_place(
         seated = await _bump(
             session,
             event,
-            (OfferEvent.max_participants.is_(None))
-            | (OfferEvent.enrolled_count < OfferEvent.max_participants),
+            OfferEvent.spots_available.is_(None) | (OfferEvent.spots_available > 0),
             OfferEvent.waitlisted_count == 0,
             enrolled_count=1,
         )
@@ -198,8 +232,8 @@ async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> list
     """
     if event.waitlisted_count == 0:
         return []
-    free = None if event.max_participants is None else event.max_participants - event.enrolled_count
-    if free is not None and free <= 0:
+    free = event.spots_available
+    if free == 0:
         return []
     stmt = (
         select(Enrollment)
@@ -241,11 +275,12 @@ async def _leave(
 
 async def unenroll(session: AsyncSession, user_id: uuid.UUID, offer_event_id: uuid.UUID) -> bool:
     """The participant withdraws (→ CANCELLED). Withdrawing again is a success that changes
-    nothing; a user who never enrolled is NOT_FOUND."""
-    event = await locked_event(session, offer_event_id, "offerEventId")
+    nothing; an unknown event is NOT_FOUND on ``offer_event_id``, a user who never enrolled
+    NOT_FOUND on ``user_id``."""
+    event = await _locked_event(session, offer_event_id, "offer_event_id")
     enrollment = await _enrollment_of(session, user_id, event.id)
     if enrollment is None:
-        raise not_found("enrollment of this user in this offer event", "userId")
+        raise not_found("enrollment of this user in this offer event", "user_id")
     if enrollment.status in ACTIVE_STATUSES:
         await _leave(session, enrollment, event, EnrollmentStatus.CANCELLED, ChangeCause.UNENROLL)
     return True
@@ -261,9 +296,9 @@ async def decline(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkResult
     by_event: dict[uuid.UUID, list[Enrollment]] = defaultdict(list)
     for enrollment in rows:
         by_event[enrollment.offer_event_id].append(enrollment)
-    # Lock events in a fixed order so two concurrent bulk declines cannot deadlock.
+    # Events in ascending id order (locking.py, kind 3): concurrent bulk calls cannot deadlock.
     for event_id in sorted(by_event):
-        event = await locked_event(session, event_id, "ids")
+        event = await _locked_event(session, event_id, "ids")
         for enrollment in by_event[event_id]:
             await session.refresh(enrollment)
             if enrollment.status in ACTIVE_STATUSES:
@@ -273,31 +308,46 @@ async def decline(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkResult
     return split_found(wanted, {row.id for row in rows})
 
 
-async def enroll_many(
-    session: AsyncSession,
-    offer_event_id: uuid.UUID,
-    user_ids: Sequence[uuid.UUID],
-    send_mail: bool | None,
-    user_field: str,
-    event_field: str,
-) -> list[Enrollment]:
-    """Enroll many users in one transaction: all of them, or none (SPEC §2.3 bulk form).
+async def enroll_many(session: AsyncSession, request: BulkEnrollRequest) -> list[Enrollment]:
+    """Enroll many users in one event in one transaction: all of them, or none (SPEC §2.3).
 
-    Each user once, in the order given; an error names the user's first place in the input."""
+    Refs are resolved here, in the same transaction. Each user once, in the order given; an
+    error names the user's first place in the input (``user_ids.<i>`` or ``user_refs.<i>``).
+    Raises BAD_USER_INPUT (neither or both keys, over 1000 users, a NUL in a ref), NOT_FOUND
+    (the event on ``offer_event_id``/``offer_event_ref``; unknown user refs on ``user_refs``),
+    and every refusal of ``enroll``.
+    """
+    event_key, _ = one_key(
+        offer_event_id=request.offer_event_id, offer_event_ref=request.offer_event_ref
+    )
+    users_key, users = one_key(user_ids=request.user_ids, user_refs=request.user_refs)
+    if len(users) > MAX_BULK_IDS:
+        raise bad_input(users_key, f"at most {MAX_BULK_IDS} users per call, got {len(users)}")
+    event = await find_row(session, OfferEvent, request.offer_event_id, request.offer_event_ref)
+    if event is None:
+        raise not_found("offer event", event_key)
+    user_ids = users
+    if users_key == "user_refs":
+        refs = [storable(ref, f"user_refs.{index}") for index, ref in enumerate(users)]
+        found = await ids_by_refs(session, User, refs)
+        unknown = [ref for ref in refs if ref not in found]
+        if unknown:
+            raise DomainError(
+                ErrorCode.NOT_FOUND, f"unknown user refs: {', '.join(unknown)}", field="user_refs"
+            )
+        user_ids = [found[ref] for ref in refs]
     first_index: dict[uuid.UUID, int] = {}
     for index, user_id in enumerate(user_ids):
         first_index.setdefault(user_id, index)
-    enrollments = []
-    for user_id, index in first_index.items():
-        enrollments.append(
-            await enroll(
-                session,
-                EnrollRequest(user_id=user_id, offer_event_id=offer_event_id, send_mail=send_mail),
-                user_field=f"{user_field}.{index}",
-                event_field=event_field,
-            )
+    return [
+        await _enroll(
+            session,
+            EnrollRequest(user_id=user_id, offer_event_id=event.id, send_mail=request.send_mail),
+            f"{users_key}.{index}",
+            event_key,
         )
-    return enrollments
+        for user_id, index in first_index.items()
+    ]
 
 
 def _record(
@@ -329,13 +379,15 @@ async def _enrollment_of(
     )
 
 
-async def find_enrollment(
+async def find(
     session: AsyncSession, user_id: uuid.UUID, offer_event_id: uuid.UUID
 ) -> Enrollment | None:
+    """The user's enrollment in the event, whatever its status, or None."""
     return await _enrollment_of(session, user_id, offer_event_id)
 
 
-async def enrollments_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Enrollment]:
+async def find_many(session: AsyncSession, user_id: uuid.UUID) -> list[Enrollment]:
+    """Every enrollment of the user, oldest first."""
     stmt = (
         select(Enrollment)
         .where(Enrollment.user_id == user_id)
@@ -344,11 +396,14 @@ async def enrollments_of_user(session: AsyncSession, user_id: uuid.UUID) -> list
     return list((await session.scalars(stmt)).all())
 
 
-def roster_query(offer_event_id: uuid.UUID, status: EnrollmentStatus | None) -> Select[Enrollment]:
-    stmt = select(Enrollment).where(Enrollment.offer_event_id == offer_event_id)
-    if status is not None:
-        stmt = stmt.where(Enrollment.status == status)
-    return stmt
+async def page(
+    session: AsyncSession, where: RosterFilter, first: int | None, after: str | None
+) -> Page[Enrollment]:
+    """One page of an event's roster, in creation order (SPEC §2.6)."""
+    stmt = select(Enrollment).where(Enrollment.offer_event_id == where.offer_event_id)
+    if where.status is not None:
+        stmt = stmt.where(Enrollment.status == where.status)
+    return await paginate(session, stmt, Enrollment, first, after)
 
 
 # --- batched reads for DataLoaders ---

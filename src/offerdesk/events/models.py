@@ -4,12 +4,15 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
     String,
     Uuid,
+    case,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from offerdesk.content.models import CONTENT_TYPE_COLUMN, ContentType
@@ -48,6 +51,23 @@ class OfferEvent(Entity, Base):
     waitlisted_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The last waiting-list ticket handed out for this event (see Enrollment.waitlist_seq).
     waitlist_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @hybrid_property
+    def spots_available(self) -> int | None:
+        """Free seats: None when unlimited, else maxParticipants - enrolledCount, never below 0
+        (SPEC §2.1). The one definition of a free spot, in Python and (below) in SQL."""
+        if self.max_participants is None:
+            return None
+        return max(self.max_participants - self.enrolled_count, 0)
+
+    @spots_available.inplace.expression
+    @classmethod
+    def _spots_available_sql(cls) -> ColumnElement[int | None]:
+        return case(
+            (cls.max_participants.is_(None), None),
+            (cls.enrolled_count >= cls.max_participants, 0),
+            else_=cls.max_participants - cls.enrolled_count,
+        )
 
 
 class OfferEventContent(Base):

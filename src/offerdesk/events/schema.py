@@ -9,7 +9,7 @@ import strawberry
 from offerdesk.auth.scopes import Scope
 from offerdesk.content.models import ContentType
 from offerdesk.content.schema import ContentItem
-from offerdesk.db import find_by_key
+from offerdesk.enrollments import service as enrollments
 from offerdesk.enrollments.models import EnrollmentStatus
 from offerdesk.events import models, service
 from offerdesk.graphql.common import AppInfo, BulkResponse, provided
@@ -17,7 +17,6 @@ from offerdesk.graphql.pagination import Connection
 from offerdesk.graphql.permissions import requires
 from offerdesk.graphql.scalars import to_id
 from offerdesk.offers.schema import Offer
-from offerdesk.validation import one_key
 
 if TYPE_CHECKING:
     from offerdesk.enrollments.schema import Enrollment
@@ -64,6 +63,7 @@ class OfferEvent:
     updated_at: datetime
     pk: strawberry.Private[uuid.UUID]
     offer_pk: strawberry.Private[uuid.UUID]
+    spots: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, event: models.OfferEvent) -> "OfferEvent":
@@ -84,13 +84,12 @@ class OfferEvent:
             updated_at=event.updated_at,
             pk=event.id,
             offer_pk=event.offer_id,
+            spots=event.spots_available,
         )
 
     @strawberry.field(description="null when unlimited, else maxParticipants - enrolledCount.")
     def spots_available(self) -> int | None:
-        if self.max_participants is None:
-            return None
-        return max(self.max_participants - self.enrolled_count, 0)
+        return self.spots
 
     @strawberry.field(description="The sessions, sorted by start.")
     async def dates(self, info: AppInfo) -> list[OfferEventDate]:
@@ -120,9 +119,13 @@ class OfferEvent:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Annotated["Enrollment", strawberry.lazy("offerdesk.enrollments.schema")]]:
-        from offerdesk.enrollments.schema import roster
+        from offerdesk.enrollments.schema import Enrollment
 
-        return await roster(info, self.pk, status, first, after)
+        async with info.context.read() as session:
+            page = await enrollments.page(
+                session, enrollments.RosterFilter(self.pk, status), first, after
+            )
+        return Connection.of(page, Enrollment.from_model)
 
     @strawberry.field(description="The title of the first linked content item, live.")
     async def content_title(self, info: AppInfo) -> str | None:
@@ -135,26 +138,6 @@ class OfferEventDateInput:
     start: datetime
     end: datetime
     location: str | None = strawberry.UNSET
-
-
-@strawberry.input
-class CreateOfferEventInput:
-    offer_id: uuid.UUID
-    title: str
-    content_id: uuid.UUID | None = strawberry.UNSET
-    content_type: ContentType | None = strawberry.UNSET
-    max_participants: int | None = strawberry.UNSET
-    ref: str | None = strawberry.UNSET
-    min_participants: int | None = strawberry.UNSET
-    waiting_list: bool | None = strawberry.UNSET
-    closing_date: datetime | None = strawberry.UNSET
-    is_active: bool | None = strawberry.UNSET
-    content_ids: list[uuid.UUID] | None = strawberry.field(
-        default=strawberry.UNSET, description="Further content items, after contentId."
-    )
-    dates: list[OfferEventDateInput] | None = strawberry.field(
-        default=strawberry.UNSET, description="Sessions to create with the event."
-    )
 
 
 @strawberry.input(
@@ -172,6 +155,20 @@ class UpdateOfferEventInput:
     closing_date: datetime | None = strawberry.UNSET
     is_active: bool | None = strawberry.UNSET
     content_ids: list[uuid.UUID] | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateOfferEventInput(UpdateOfferEventInput):
+    """The update's fields, with ``offerId`` and ``title`` required, and the event's dates."""
+
+    offer_id: uuid.UUID
+    title: str
+    content_ids: list[uuid.UUID] | None = strawberry.field(
+        default=strawberry.UNSET, description="Further content items, after contentId."
+    )
+    dates: list[OfferEventDateInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Sessions to create with the event."
+    )
 
 
 @strawberry.input
@@ -240,9 +237,8 @@ class EventQueries:
     async def offer_event(
         self, info: AppInfo, id: uuid.UUID | None = None, ref: str | None = None
     ) -> OfferEvent | None:
-        one_key({"id": id, "ref": ref})
         async with info.context.read() as session:
-            event = await find_by_key(session, models.OfferEvent, id, ref)
+            event = await service.find(session, id_=id, ref=ref)
         return OfferEvent.from_model(event) if event else None
 
 
@@ -257,9 +253,7 @@ class EventMutations:
             for index, date in enumerate(offer_event.dates or [])
         ]
         async with info.context.write() as session:
-            event = await service.create_event(
-                session, _event_changes(offer_event), dates, "offerEvent"
-            )
+            event = await service.create(session, _event_changes(offer_event), dates)
         return CreateOfferEventPayload(offer_event=OfferEvent.from_model(event))
 
     @strawberry.mutation(extensions=requires(Scope.EVENTS_WRITE))
@@ -267,9 +261,7 @@ class EventMutations:
         self, info: AppInfo, id: uuid.UUID, offer_event: UpdateOfferEventInput
     ) -> UpdateOfferEventPayload | None:
         async with info.context.write() as session:
-            event = await service.update_event(
-                session, id, _event_changes(offer_event), "offerEvent"
-            )
+            event = await service.update(session, id, _event_changes(offer_event))
         return UpdateOfferEventPayload(offer_event=OfferEvent.from_model(event))
 
     @strawberry.mutation(extensions=requires(Scope.EVENTS_WRITE))
@@ -277,7 +269,7 @@ class EventMutations:
         self, info: AppInfo, archive: bool, ids: list[uuid.UUID]
     ) -> ArchiveOfferEventsPayload | None:
         async with info.context.write() as session:
-            result = await service.archive_events(session, ids, archive)
+            result = await service.archive(session, ids, archive)
         return ArchiveOfferEventsPayload(response=BulkResponse.of(result))
 
     @strawberry.mutation(extensions=requires(Scope.EVENTS_WRITE))
@@ -286,9 +278,7 @@ class EventMutations:
     ) -> CreateOfferEventDatePayload | None:
         changes = _date_changes(offer_event_date, "offerEventDate")
         async with info.context.write() as session:
-            date = await service.add_date(
-                session, offer_event_date.offer_event_id, changes, "offerEventDate"
-            )
+            date = await service.create_date(session, changes)
         return CreateOfferEventDatePayload(offer_event_date=OfferEventDate.from_model(date))
 
     @strawberry.mutation(extensions=requires(Scope.EVENTS_WRITE))
@@ -297,7 +287,7 @@ class EventMutations:
     ) -> UpdateOfferEventDatePayload | None:
         changes = _date_changes(offer_event_date, "offerEventDate")
         async with info.context.write() as session:
-            date = await service.update_date(session, id, changes, "offerEventDate")
+            date = await service.update_date(session, id, changes)
         return UpdateOfferEventDatePayload(offer_event_date=OfferEventDate.from_model(date))
 
     @strawberry.mutation(extensions=requires(Scope.EVENTS_WRITE))

@@ -1,36 +1,50 @@
-"""The rules for offer events and their dates (SPEC §2.1, §3.5, §3.7, §3.8).
+"""Offer events and their dates (SPEC §2.1, §3.5, §3.7, §3.8): the domain's whole API.
 
-Capacity *changes* are checked here against the stored counters; what happens to enrollments
-when capacity changes is the enrollments package's business.
+Knows nothing of GraphQL: takes a session, returns models, names bad input by domain paths
+(``offer_event.max_participants``, ``offer_event.dates.0.end``). Capacity *changes* are checked
+here against the stored counters; what happens to enrollments when capacity changes is the
+enrollments service's business (``enrollments.service.promote_waiting_list``).
 """
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerdesk.bulk import BulkResult, bulk_ids, existing_ids, set_active, split_found
-from offerdesk.content.models import ContentItem, ContentType
+from offerdesk import locking
+from offerdesk.bulk import BulkResult, bulk_apply, set_active
+from offerdesk.content import service as content
+from offerdesk.content.models import ContentType
 from offerdesk.db import group_by_key
 from offerdesk.enrollments.service import promote_waiting_list
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 from offerdesk.events.models import OfferEvent, OfferEventContent, OfferEventDate
-from offerdesk.offers.models import Offer
-from offerdesk.validation import clean_ref, clean_text, clean_title, ensure_unique_ref
+from offerdesk.offers import service as offers
+from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
+from offerdesk.validation import clean_ref, clean_text, clean_title, one_key
+
+if TYPE_CHECKING:
+    from offerdesk.content.models import ContentItem
 
 MAX_LOCATION_LENGTH = 500
 
 
 class DateChanges(TypedDict, total=False):
+    """The fields of a date a create or update sets (``offer_event_id`` only at creation)."""
+
+    offer_event_id: uuid.UUID
     start: datetime
     end: datetime
     location: str | None
 
 
 class EventChanges(TypedDict, total=False):
+    """The fields of an event a create or update sets; a key left out stays as it is."""
+
     offer_id: uuid.UUID
     title: str
     ref: str | None
@@ -44,41 +58,69 @@ class EventChanges(TypedDict, total=False):
     is_active: bool
 
 
-async def get_event(
-    session: AsyncSession, id_: uuid.UUID, field: str = "id", *, lock: bool = False
-) -> OfferEvent:
-    """The event, optionally row-locked (PostgreSQL) for a change that depends on its counters."""
-    stmt = select(OfferEvent).where(OfferEvent.id == id_)
-    if lock:
-        stmt = stmt.with_for_update()
-    event = await session.scalar(stmt)
+@dataclass(frozen=True)
+class EventFilter:
+    """Which of an offer's events a listing shows: all, or only active or archived ones."""
+
+    is_active: bool | None = None
+
+
+async def get(session: AsyncSession, id_: uuid.UUID, path: str = "id") -> OfferEvent:
+    """The event; NOT_FOUND on ``path`` when there is none."""
+    return await get_row(session, OfferEvent, id_, "offer event", path)
+
+
+async def lock(session: AsyncSession, id_: uuid.UUID, path: str = "id") -> OfferEvent:
+    """The event, row-locked for a change of its counters (locking.py, kind 3); NOT_FOUND."""
+    event = await locking.lock_row(session, OfferEvent, id_)
     if event is None:
-        raise not_found("offer event", field)
-    return event
+        raise not_found("offer event", path)
+    result: OfferEvent = event
+    return result
 
 
-async def create_event(
-    session: AsyncSession, changes: EventChanges, dates: Sequence[DateChanges], prefix: str
+async def find(
+    session: AsyncSession, *, id_: uuid.UUID | None = None, ref: str | None = None
+) -> OfferEvent | None:
+    """The event with this id or ref (exactly one of them), or None."""
+    one_key(id=id_, ref=ref)
+    return await find_row(session, OfferEvent, id_, ref)
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[OfferEvent | None]:
+    """Events in the order of ``ids``, None where missing (the shape a DataLoader needs)."""
+    return await rows_by_ids(session, OfferEvent, ids)
+
+
+async def create(
+    session: AsyncSession, changes: EventChanges, dates: Sequence[DateChanges] = ()
 ) -> OfferEvent:
+    """A new event with its content links and ``dates`` (sessions), in this transaction.
+
+    ``changes`` must hold ``offer_id`` and ``title``. BAD_USER_INPUT, NOT_FOUND and CONFLICT
+    name ``offer_event.<field>`` (``offer_event.dates.<i>.<field>`` for a date).
+    """
     event = OfferEvent(is_active=True, waiting_list=False, enrolled_count=0, waitlisted_count=0)
-    await _apply(session, event, changes, prefix, links=[])
+    await _apply(session, event, changes, links=[])
     session.add(event)
     await session.flush()
-    await _replace_links(session, event, changes, prefix, current=[])
+    await _replace_links(session, event, changes, current=[])
     for index, date in enumerate(dates):
-        await create_date(session, event.id, date, f"{prefix}.dates.{index}")
+        await _insert_date(session, event.id, date, f"offer_event.dates.{index}")
     return event
 
 
-async def update_event(
-    session: AsyncSession, id_: uuid.UUID, changes: EventChanges, prefix: str
-) -> OfferEvent:
-    """Change an event. Capacity is checked against the enrolled count under the row lock;
-    a raised or removed capacity is filled from the waiting list in this same transaction."""
-    event = await get_event(session, id_, lock=True)
-    links = await linked_content_ids(session, event.id)
-    await _apply(session, event, changes, prefix, links=links)
-    await _replace_links(session, event, changes, prefix, current=links)
+async def update(session: AsyncSession, id_: uuid.UUID, changes: EventChanges) -> OfferEvent:
+    """The event with ``changes`` applied; NOT_FOUND on ``id``.
+
+    Capacity is checked against the enrolled count under the row lock
+    (CAPACITY_BELOW_ENROLLED, SPEC §3.5); a raised or removed capacity is filled from the
+    waiting list in this same transaction (SPEC §3.4).
+    """
+    event = await lock(session, id_)
+    links = await _linked_content_ids(session, event.id)
+    await _apply(session, event, changes, links=links)
+    await _replace_links(session, event, changes, current=links)
     await session.flush()
     if "max_participants" in changes:
         await promote_waiting_list(session, event)
@@ -86,40 +128,35 @@ async def update_event(
 
 
 async def _apply(
-    session: AsyncSession,
-    event: OfferEvent,
-    changes: EventChanges,
-    prefix: str,
-    links: list[uuid.UUID],
+    session: AsyncSession, event: OfferEvent, changes: EventChanges, links: list[uuid.UUID]
 ) -> None:
     if "offer_id" in changes:
-        if await session.get(Offer, changes["offer_id"]) is None:
-            raise not_found("offer", f"{prefix}.offerId")
+        await offers.get(session, changes["offer_id"], "offer_event.offer_id")
         event.offer_id = changes["offer_id"]
     if "title" in changes:
-        event.title = clean_title(changes["title"], f"{prefix}.title")
+        event.title = clean_title(changes["title"], "offer_event.title")
     if "ref" in changes:
-        ref = clean_ref(changes["ref"], f"{prefix}.ref")
-        await ensure_unique_ref(session, OfferEvent, ref, f"{prefix}.ref", exclude_id=event.id)
+        ref = clean_ref(changes["ref"], "offer_event.ref")
+        await ensure_unique_ref(session, OfferEvent, ref, "offer_event.ref", exclude_id=event.id)
         event.ref = ref
     for key in ("waiting_list", "closing_date", "is_active"):
         if key in changes:
             setattr(event, key, changes[key])
-    _apply_capacity(event, changes, prefix)
-    await _apply_content_type(session, event, changes, prefix, links)
+    _apply_capacity(event, changes)
+    await _apply_content_type(session, event, changes, links)
 
 
-def _apply_capacity(event: OfferEvent, changes: EventChanges, prefix: str) -> None:
+def _apply_capacity(event: OfferEvent, changes: EventChanges) -> None:
     maximum = changes.get("max_participants", event.max_participants)
     minimum = changes.get("min_participants", event.min_participants)
     if maximum is not None and maximum < 1:
-        raise bad_input(f"{prefix}.maxParticipants", "maxParticipants must be at least 1")
+        raise bad_input("offer_event.max_participants", "maxParticipants must be at least 1")
     if minimum is not None and minimum < 0:
-        raise bad_input(f"{prefix}.minParticipants", "minParticipants must not be negative")
+        raise bad_input("offer_event.min_participants", "minParticipants must not be negative")
     if minimum is not None and maximum is not None and minimum > maximum:
-        field = "minParticipants" if "min_participants" in changes else "maxParticipants"
+        field = "min_participants" if "min_participants" in changes else "max_participants"
         raise bad_input(
-            f"{prefix}.{field}",
+            f"offer_event.{field}",
             f"minParticipants ({minimum}) must not exceed maxParticipants ({maximum})",
         )
     if maximum is not None and maximum < (event.enrolled_count or 0):
@@ -127,7 +164,7 @@ def _apply_capacity(event: OfferEvent, changes: EventChanges, prefix: str) -> No
             ErrorCode.CAPACITY_BELOW_ENROLLED,
             f"maxParticipants ({maximum}) is below the {event.enrolled_count} people enrolled; "
             "unenroll or decline enrollments first",
-            field=f"{prefix}.maxParticipants",
+            field="offer_event.max_participants",
         )
     event.max_participants = maximum
     event.min_participants = minimum
@@ -146,21 +183,18 @@ def _links_change(changes: EventChanges) -> bool:
     return "content_id" in changes or "content_ids" in changes
 
 
-async def _content_items(
-    session: AsyncSession, changes: EventChanges, prefix: str, wanted: list[uuid.UUID]
-) -> list[ContentItem]:
-    rows = {
-        item.id: item
-        for item in await session.scalars(select(ContentItem).where(ContentItem.id.in_(wanted)))
-    }
+async def _linkable_items(
+    session: AsyncSession, changes: EventChanges, wanted: list[uuid.UUID]
+) -> list["ContentItem"]:
+    """The content items of ``wanted``, each existing and active, else NOT_FOUND or
+    BAD_USER_INPUT on the field that named it (``content_id`` or ``content_ids.<i>``)."""
     extras = list(changes.get("content_ids") or [])
     items = []
-    for id_ in wanted:
+    for id_, item in zip(wanted, await content.get_many(session, wanted), strict=True):
         if id_ in extras and changes.get("content_id") != id_:
-            field = f"{prefix}.contentIds.{extras.index(id_)}"
+            field = f"offer_event.content_ids.{extras.index(id_)}"
         else:
-            field = f"{prefix}.contentId"
-        item = rows.get(id_)
+            field = "offer_event.content_id"
         if item is None:
             raise not_found(f"content item {id_}", field)
         if not item.is_active:
@@ -170,11 +204,7 @@ async def _content_items(
 
 
 async def _apply_content_type(
-    session: AsyncSession,
-    event: OfferEvent,
-    changes: EventChanges,
-    prefix: str,
-    links: list[uuid.UUID],
+    session: AsyncSession, event: OfferEvent, changes: EventChanges, links: list[uuid.UUID]
 ) -> None:
     """The event's content type is its first item's type: given and checked, or taken from it."""
     if not _links_change(changes) and "content_type" not in changes:
@@ -183,13 +213,13 @@ async def _apply_content_type(
     primary = None
     if wanted:
         if _links_change(changes):
-            primary = (await _content_items(session, changes, prefix, wanted))[0]
+            primary = (await _linkable_items(session, changes, wanted))[0]
         else:
-            primary = await session.get(ContentItem, wanted[0])
+            primary = await content.get(session, wanted[0])
     given = changes.get("content_type")
     if primary is not None and given is not None and given != primary.type:
         raise bad_input(
-            f"{prefix}.contentType",
+            "offer_event.content_type",
             f"contentType {given.value} does not match the content item's type "
             f"{primary.type.value}",
         )
@@ -197,11 +227,7 @@ async def _apply_content_type(
 
 
 async def _replace_links(
-    session: AsyncSession,
-    event: OfferEvent,
-    changes: EventChanges,
-    prefix: str,
-    current: list[uuid.UUID],
+    session: AsyncSession, event: OfferEvent, changes: EventChanges, current: list[uuid.UUID]
 ) -> None:
     if not _links_change(changes):
         return
@@ -218,7 +244,7 @@ async def _replace_links(
     await session.flush()
 
 
-async def linked_content_ids(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
+async def _linked_content_ids(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
     rows = await session.scalars(
         select(OfferEventContent.content_item_id)
         .where(OfferEventContent.offer_event_id == event_id)
@@ -227,69 +253,72 @@ async def linked_content_ids(session: AsyncSession, event_id: uuid.UUID) -> list
     return list(rows.all())
 
 
-async def archive_events(
-    session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool
-) -> BulkResult:
+async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool) -> BulkResult:
+    """Archive (``is_active`` false) or restore events (SPEC §3.6); unknown ids fail."""
     return await set_active(session, OfferEvent, ids, archive)
 
 
-def _check_date(start: datetime, end: datetime, prefix: str, end_given: bool = True) -> None:
+def _check_date(start: datetime, end: datetime, path: str, end_given: bool = True) -> None:
     if end <= start:
-        field = f"{prefix}.end" if end_given else f"{prefix}.start"
+        field = f"{path}.end" if end_given else f"{path}.start"
         raise bad_input(field, "end must be after start")
 
 
-async def create_date(
-    session: AsyncSession, offer_event_id: uuid.UUID, changes: DateChanges, prefix: str
+async def _insert_date(
+    session: AsyncSession, offer_event_id: uuid.UUID, changes: DateChanges, path: str
 ) -> OfferEventDate:
-    _check_date(changes["start"], changes["end"], prefix)
+    _check_date(changes["start"], changes["end"], path)
     date = OfferEventDate(
         offer_event_id=offer_event_id,
         start=changes["start"],
         end=changes["end"],
-        location=clean_text(changes.get("location"), f"{prefix}.location", MAX_LOCATION_LENGTH),
+        location=clean_text(changes.get("location"), f"{path}.location", MAX_LOCATION_LENGTH),
     )
     session.add(date)
     await session.flush()
     return date
 
 
-async def add_date(
-    session: AsyncSession, offer_event_id: uuid.UUID, changes: DateChanges, prefix: str
-) -> OfferEventDate:
-    await get_event(session, offer_event_id, f"{prefix}.offerEventId")
-    return await create_date(session, offer_event_id, changes, prefix)
+async def create_date(session: AsyncSession, changes: DateChanges) -> OfferEventDate:
+    """A new date of the event ``changes["offer_event_id"]`` (SPEC §3.7: end after start).
+    NOT_FOUND and BAD_USER_INPUT name ``offer_event_date.<field>``."""
+    event_id = changes["offer_event_id"]
+    await get(session, event_id, "offer_event_date.offer_event_id")
+    return await _insert_date(session, event_id, changes, "offer_event_date")
 
 
 async def update_date(
-    session: AsyncSession, id_: uuid.UUID, changes: DateChanges, prefix: str
+    session: AsyncSession, id_: uuid.UUID, changes: DateChanges
 ) -> OfferEventDate:
-    date = await session.get(OfferEventDate, id_)
-    if date is None:
-        raise not_found("offer event date", "id")
+    """The date with ``changes`` applied; the result must still end after it starts.
+    NOT_FOUND on ``id``; BAD_USER_INPUT names ``offer_event_date.<field>``."""
+    date = await get_row(session, OfferEventDate, id_, "offer event date")
     start = changes.get("start", date.start)
     end = changes.get("end", date.end)
-    _check_date(start, end, prefix, end_given="end" in changes)
+    _check_date(start, end, "offer_event_date", end_given="end" in changes)
     date.start, date.end = start, end
     if "location" in changes:
-        date.location = clean_text(changes["location"], f"{prefix}.location", MAX_LOCATION_LENGTH)
+        date.location = clean_text(
+            changes["location"], "offer_event_date.location", MAX_LOCATION_LENGTH
+        )
     await session.flush()
     return date
 
 
 async def delete_dates(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkResult:
-    wanted = bulk_ids(ids)
-    found = await existing_ids(session, OfferEventDate, wanted)
-    if found:
+    """Delete dates by id; unknown ids are reported as failed."""
+
+    async def change(found: list[uuid.UUID]) -> None:
         await session.execute(delete(OfferEventDate).where(OfferEventDate.id.in_(found)))
-    return split_found(wanted, found)
+
+    return await bulk_apply(session, OfferEventDate, ids, change)
 
 
 # --- batched reads, in the shape DataLoaders need: one list per key, in key order ---
 
 
-async def events_by_offer_ids(
-    session: AsyncSession, offer_ids: Sequence[uuid.UUID], is_active: bool | None = None
+async def events_of_offers(
+    session: AsyncSession, offer_ids: Sequence[uuid.UUID], where: EventFilter = EventFilter()
 ) -> list[list[OfferEvent]]:
     """Every event of each offer, sorted by its first date (events without dates last)."""
     first_start = (
@@ -298,16 +327,17 @@ async def events_by_offer_ids(
         .scalar_subquery()
     )
     stmt = select(OfferEvent).where(OfferEvent.offer_id.in_(offer_ids))
-    if is_active is not None:
-        stmt = stmt.where(OfferEvent.is_active.is_(is_active))
+    if where.is_active is not None:
+        stmt = stmt.where(OfferEvent.is_active.is_(where.is_active))
     stmt = stmt.order_by(first_start.asc().nulls_last(), OfferEvent.created_at, OfferEvent.id)
     events = await session.scalars(stmt)
     return group_by_key(((event.offer_id, event) for event in events), offer_ids)
 
 
-async def dates_by_event_ids(
+async def dates_of_events(
     session: AsyncSession, event_ids: Sequence[uuid.UUID]
 ) -> list[list[OfferEventDate]]:
+    """Each event's dates, sorted by start (SPEC §3.7)."""
     stmt = (
         select(OfferEventDate)
         .where(OfferEventDate.offer_event_id.in_(event_ids))
@@ -317,14 +347,19 @@ async def dates_by_event_ids(
     return group_by_key(((date.offer_event_id, date) for date in dates), event_ids)
 
 
-async def content_items_by_event_ids(
+async def content_of_events(
     session: AsyncSession, event_ids: Sequence[uuid.UUID]
-) -> list[list[ContentItem]]:
-    stmt = (
-        select(OfferEventContent.offer_event_id, ContentItem)
-        .join(ContentItem, ContentItem.id == OfferEventContent.content_item_id)
-        .where(OfferEventContent.offer_event_id.in_(event_ids))
-        .order_by(OfferEventContent.offer_event_id, OfferEventContent.position)
+) -> list[list["ContentItem"]]:
+    """Each event's linked content items in link order (the first is ``contentId``)."""
+    links = (
+        await session.execute(
+            select(OfferEventContent.offer_event_id, OfferEventContent.content_item_id)
+            .where(OfferEventContent.offer_event_id.in_(event_ids))
+            .order_by(OfferEventContent.offer_event_id, OfferEventContent.position)
+        )
+    ).all()
+    item_ids = list(dict.fromkeys(item_id for _, item_id in links))
+    items = dict(zip(item_ids, await content.get_many(session, item_ids), strict=True))
+    return group_by_key(
+        ((event_id, item) for event_id, item_id in links if (item := items[item_id])), event_ids
     )
-    rows = await session.execute(stmt)
-    return group_by_key(((event_id, item) for event_id, item in rows), event_ids)

@@ -29,6 +29,7 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
+from strawberry.utils.str_converters import to_camel_case
 
 from offerdesk.errors import DomainError, ErrorCode
 from offerdesk.graphql.limits import TOKEN_LIMIT_MESSAGE
@@ -135,10 +136,10 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         formatted["path"] = error.path
     cause = error.original_error
     if isinstance(cause, DomainError):
-        formatted["message"] = cause.message
+        formatted["message"] = api_message(cause)
         extensions: dict[str, Any] = {"code": cause.code.value}
         if cause.field:
-            extensions["field"] = cause.field
+            extensions["field"] = api_path(cause.field)
     elif error.extensions and "code" in error.extensions:
         extensions = dict(error.extensions)
     elif isinstance(error, GraphQLSyntaxError) or isinstance(cause, GraphQLSyntaxError):
@@ -160,6 +161,25 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id}
     formatted["extensions"] = extensions
     return formatted
+
+
+def api_path(domain_path: str) -> str:
+    """The API's input path for a service's domain path: each snake_case name in camelCase,
+    list positions kept (``offer_event.dates.0.end`` -> ``offerEvent.dates.0.end``).
+
+    This is the one mapping between the two: the API's arguments and input fields are the
+    camelCase forms of the services' parameters and fields (SPEC §2.5 ``extensions.field``).
+    """
+    return ".".join(to_camel_case(name) for name in domain_path.split("."))
+
+
+def api_message(error: DomainError) -> str:
+    """The error's message with the domain paths it names written as the API's paths."""
+    message = error.message
+    paths = {*error.mentions, *([error.field] if error.field else [])}
+    for path in sorted(paths, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w.]){re.escape(path)}(?![\w])", api_path(path), message)
+    return message
 
 
 def _dotted(path: str) -> str:

@@ -1,20 +1,24 @@
-"""Per-request DataLoaders: the SQL a request runs depends on its shape, not on its row count."""
+"""Per-request DataLoaders: the SQL a request runs depends on its shape, not on its row count.
+
+Each loader batches one service read; the services hold the SQL.
+"""
 
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from offerdesk.content.models import ContentItem
-from offerdesk.db import rows_by_ids
 from offerdesk.enrollments import service as enrollments
 from offerdesk.enrollments.models import EnrollmentStatusChange
 from offerdesk.events import service as events
 from offerdesk.events.models import OfferEvent, OfferEventDate
+from offerdesk.offers import service as offers
 from offerdesk.offers.models import Offer
+from offerdesk.users import service as users
 from offerdesk.users.models import User
 
 if TYPE_CHECKING:
@@ -27,15 +31,15 @@ V = TypeVar("V")
 class Loaders:
     def __init__(self, ctx: "Context") -> None:
         self._ctx = ctx
-        self.offer = self._rows(Offer)
-        self.event = self._rows(OfferEvent)
-        self.content_item = self._rows(ContentItem)
-        self.user = self._rows(User)
+        # Rows a foreign key points at: always there.
+        self.offer: DataLoader[uuid.UUID, Offer] = self._loader(_present(offers.get_many))
+        self.event: DataLoader[uuid.UUID, OfferEvent] = self._loader(_present(events.get_many))
+        self.user: DataLoader[uuid.UUID, User] = self._loader(_present(users.get_many))
         self.dates_by_event: DataLoader[uuid.UUID, list[OfferEventDate]] = self._loader(
-            events.dates_by_event_ids
+            events.dates_of_events
         )
         self.content_by_event: DataLoader[uuid.UUID, list[ContentItem]] = self._loader(
-            events.content_items_by_event_ids
+            events.content_of_events
         )
         self.waitlist_position: DataLoader[uuid.UUID, int | None] = self._loader(
             enrollments.waitlist_positions
@@ -56,12 +60,6 @@ class Loaders:
 
         return DataLoader(load)
 
-    def _rows(self, model: Any) -> DataLoader[uuid.UUID, Any]:
-        async def fetch(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
-            return await rows_by_ids(session, model, ids)
-
-        return self._loader(fetch)
-
     async def _events_by_offer(
         self, keys: Sequence[tuple[uuid.UUID, bool | None]]
     ) -> list[list[OfferEvent]]:
@@ -72,6 +70,23 @@ class Loaders:
         found: dict[tuple[uuid.UUID, bool | None], list[OfferEvent]] = {}
         async with self._ctx.read() as session:
             for is_active, offer_ids in by_filter.items():
-                lists = await events.events_by_offer_ids(session, offer_ids, is_active)
+                lists = await events.events_of_offers(
+                    session, offer_ids, events.EventFilter(is_active)
+                )
                 found.update(zip(((id_, is_active) for id_ in offer_ids), lists, strict=True))
         return [found[key] for key in keys]
+
+
+def _present(
+    fetch: Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[list[V | None]]],
+) -> Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[list[V]]]:
+    """``fetch`` for rows that must exist (a foreign key names them): a missing one is a bug."""
+
+    async def fetch_present(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[V]:
+        rows = await fetch(session, ids)
+        missing = [id_ for id_, row in zip(ids, rows, strict=True) if row is None]
+        if missing:
+            raise LookupError(f"rows named by a foreign key are missing: {missing}")
+        return [row for row in rows if row is not None]
+
+    return fetch_present

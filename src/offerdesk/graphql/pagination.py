@@ -1,10 +1,9 @@
 """Relay connections (SPEC §2.6), one generic shape for every list that grows without bound."""
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select
 
 from offerdesk.graphql.common import AppInfo
 from offerdesk.pagination import Page
@@ -29,17 +28,17 @@ class Edge(Generic[N]):
 class Connection(Generic[N]):
     edges: list[Edge[N]]
     page_info: PageInfo
-    count_query: strawberry.Private[Select[int]]
+    page: strawberry.Private[Page[Any]]
 
     @strawberry.field
     async def count(self, info: AppInfo) -> int:
         async with info.context.read() as session:
-            return int(await session.scalar(self.count_query) or 0)
+            return await self.page.count(session)
 
     @classmethod
     def of(cls, page: Page[M], to_node: Callable[[M], N]) -> "Connection[N]":
         return cls(
             edges=[Edge(node=to_node(item), cursor=cursor) for item, cursor in page.items],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-            count_query=page.count_query,
+            page=page,
         )

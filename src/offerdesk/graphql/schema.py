@@ -40,15 +40,20 @@ class OfferdeskSchema(strawberry.Schema):
 
 @dataclass(frozen=True)
 class SchemaOptions:
-    introspection: bool = True
-    suggestions: bool = True
-    max_depth: int = 10
-    max_aliases: int = 15
-    max_directives: int = 50
-    max_tokens: int = 1000
+    """What a schema is built with; the defaults are those of ``Settings`` (config.py)."""
+
+    introspection: bool
+    suggestions: bool
+    max_depth: int
+    max_aliases: int
+    max_directives: int
+    max_tokens: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "SchemaOptions":
+    def from_settings(cls, settings: Settings | None = None) -> "SchemaOptions":
+        """The options ``settings`` ask for; without settings, the defaults of the
+        development profile (the environment is not read)."""
+        settings = settings or Settings.model_construct()
         return cls(
             introspection=settings.introspection_enabled,
             suggestions=settings.suggestions_enabled,
@@ -60,7 +65,9 @@ class SchemaOptions:
 
 
 @lru_cache(maxsize=4)
-def build_schema(options: SchemaOptions = SchemaOptions()) -> OfferdeskSchema:
+def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
+    """The schema with ``options`` (default: ``SchemaOptions.from_settings()``)."""
+    options = options or SchemaOptions.from_settings()
     rules: list[type[ASTValidationRule]] = [
         *limit_rules(options.max_depth, options.max_aliases, options.max_directives)
     ]

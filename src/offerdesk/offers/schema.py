@@ -7,14 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from offerdesk.auth.scopes import Scope
-from offerdesk.db import find_by_key
 from offerdesk.graphql.common import AppInfo, BulkResponse, provided
 from offerdesk.graphql.pagination import Connection
 from offerdesk.graphql.permissions import requires
 from offerdesk.graphql.scalars import to_id
 from offerdesk.offers import models, service
-from offerdesk.pagination import paginate
-from offerdesk.validation import one_key
 
 if TYPE_CHECKING:
     from offerdesk.events.schema import OfferEvent
@@ -59,19 +56,16 @@ class Offer:
 
 
 @strawberry.input
-class CreateOfferInput:
-    title: str
+class UpdateOfferInput:
+    title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     is_active: bool | None = strawberry.UNSET
     ref: str | None = strawberry.UNSET
 
 
 @strawberry.input
-class UpdateOfferInput:
-    title: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    is_active: bool | None = strawberry.UNSET
-    ref: str | None = strawberry.UNSET
+class CreateOfferInput(UpdateOfferInput):
+    title: str
 
 
 @strawberry.type
@@ -100,9 +94,8 @@ class OfferQueries:
     async def offer(
         self, info: AppInfo, id: uuid.UUID | None = None, ref: str | None = None
     ) -> Offer | None:
-        one_key({"id": id, "ref": ref})
         async with info.context.read() as session:
-            offer = await find_by_key(session, models.Offer, id, ref)
+            offer = await service.find(session, id_=id, ref=ref)
         return Offer.from_model(offer) if offer else None
 
     @strawberry.field(
@@ -113,7 +106,7 @@ class OfferQueries:
         self, info: AppInfo, search: str | None = None, include_archived: bool = False
     ) -> list[Offer]:
         async with info.context.read() as session:
-            offers = await service.list_offers(session, search, include_archived)
+            offers = await service.find_many(session, service.OfferFilter(search, include_archived))
         return [Offer.from_model(offer) for offer in offers]
 
     @strawberry.field(extensions=requires(Scope.EVENTS_READ))
@@ -126,8 +119,8 @@ class OfferQueries:
         after: str | None = None,
     ) -> Connection[Offer]:
         async with info.context.read() as session:
-            page = await paginate(
-                session, service.offers_query(search, include_archived), models.Offer, first, after
+            page = await service.page(
+                session, service.OfferFilter(search, include_archived), first, after
             )
         return Connection.of(page, Offer.from_model)
 
@@ -139,7 +132,7 @@ class OfferMutations:
         self, info: AppInfo, offer: CreateOfferInput
     ) -> CreateOfferPayload | None:
         async with info.context.write() as session:
-            created = await service.create_offer(session, _changes(offer), "offer")
+            created = await service.create(session, _changes(offer))
         return CreateOfferPayload(offer=Offer.from_model(created))
 
     @strawberry.mutation(extensions=requires(Scope.EVENTS_WRITE))
@@ -147,7 +140,7 @@ class OfferMutations:
         self, info: AppInfo, id: uuid.UUID, offer: UpdateOfferInput
     ) -> UpdateOfferPayload | None:
         async with info.context.write() as session:
-            updated = await service.update_offer(session, id, _changes(offer), "offer")
+            updated = await service.update(session, id, _changes(offer))
         return UpdateOfferPayload(offer=Offer.from_model(updated))
 
     @strawberry.mutation(extensions=requires(Scope.EVENTS_WRITE))
@@ -155,5 +148,5 @@ class OfferMutations:
         self, info: AppInfo, archive: bool, ids: list[uuid.UUID]
     ) -> ArchiveOffersPayload | None:
         async with info.context.write() as session:
-            result = await service.archive_offers(session, ids, archive)
+            result = await service.archive(session, ids, archive)
         return ArchiveOffersPayload(response=BulkResponse.of(result))

@@ -1,94 +1,117 @@
-"""The rules for offers. Knows nothing of GraphQL: takes a session, returns models."""
+"""Offers (SPEC §2.2, §3.6): the domain's whole API. Knows nothing of GraphQL: takes a session,
+returns models, names bad input by domain paths (``offer.title``)."""
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 
-from sqlalchemy import Select, select, update
+import sqlalchemy as sa
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from offerdesk.bulk import BulkResult, bulk_ids, existing_ids, split_found
+from offerdesk.bulk import BulkResult, bulk_apply
 from offerdesk.db import utcnow
-from offerdesk.errors import not_found
 from offerdesk.offers.models import Offer
-from offerdesk.validation import (
-    clean_ref,
-    clean_text,
-    clean_title,
-    ensure_unique_ref,
-    search_filter,
-)
+from offerdesk.pagination import Page, paginate
+from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
+from offerdesk.validation import clean_ref, clean_text, clean_title, one_key, search_filter
 
 
 class OfferChanges(TypedDict, total=False):
+    """The fields a create or update sets; a key left out stays as it is."""
+
     title: str
     description: str | None
     is_active: bool
     ref: str | None
 
 
-async def get_offer(session: AsyncSession, id_: uuid.UUID, field: str = "id") -> Offer:
-    offer = await session.get(Offer, id_)
-    if offer is None:
-        raise not_found("offer", field)
-    return offer
+@dataclass(frozen=True)
+class OfferFilter:
+    """Which offers a listing shows: by default those active and not archived (SPEC §3.6)."""
+
+    search: str | None = None
+    include_archived: bool = False
 
 
-def offers_query(search: str | None = None, include_archived: bool = False) -> Select[Offer]:
-    """Listed offers: by default those that are active and not archived (SPEC §3.6)."""
+async def get(session: AsyncSession, id_: uuid.UUID, path: str = "id") -> Offer:
+    """The offer; NOT_FOUND on ``path`` when there is none."""
+    return await get_row(session, Offer, id_, "offer", path)
+
+
+async def find(
+    session: AsyncSession, *, id_: uuid.UUID | None = None, ref: str | None = None
+) -> Offer | None:
+    """The offer with this id or ref (exactly one of them), or None."""
+    one_key(id=id_, ref=ref)
+    return await find_row(session, Offer, id_, ref)
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Offer | None]:
+    """Offers in the order of ``ids``, None where missing (the shape a DataLoader needs)."""
+    return await rows_by_ids(session, Offer, ids)
+
+
+def _query(where: OfferFilter) -> Select[Offer]:
     stmt = select(Offer)
-    if not include_archived:
+    if not where.include_archived:
         stmt = stmt.where(Offer.is_active.is_(True), Offer.archived_at.is_(None))
-    if (match := search_filter(search, Offer.title, Offer.description)) is not None:
+    if (match := search_filter(where.search, Offer.title, Offer.description)) is not None:
         stmt = stmt.where(match)
     return stmt
 
 
-async def list_offers(
-    session: AsyncSession, search: str | None = None, include_archived: bool = False
-) -> list[Offer]:
-    stmt = offers_query(search, include_archived).order_by(Offer.title, Offer.id)
+async def find_many(session: AsyncSession, where: OfferFilter) -> list[Offer]:
+    """Every offer ``where`` admits, by title."""
+    stmt = _query(where).order_by(Offer.title, Offer.id)
     return list((await session.scalars(stmt)).all())
 
 
-async def create_offer(session: AsyncSession, changes: OfferChanges, prefix: str) -> Offer:
+async def page(
+    session: AsyncSession, where: OfferFilter, first: int | None, after: str | None
+) -> Page[Offer]:
+    """One page of the offers ``where`` admits, in creation order (SPEC §2.6)."""
+    return await paginate(session, _query(where), Offer, first, after)
+
+
+async def create(session: AsyncSession, changes: OfferChanges) -> Offer:
+    """A new offer, active unless ``changes`` says otherwise. BAD_USER_INPUT and CONFLICT
+    name ``offer.<field>``."""
     offer = Offer(is_active=True)
-    await _apply(session, offer, changes, prefix)
+    await _apply(session, offer, changes)
     session.add(offer)
     await session.flush()
     return offer
 
 
-async def update_offer(
-    session: AsyncSession, id_: uuid.UUID, changes: OfferChanges, prefix: str
-) -> Offer:
-    offer = await get_offer(session, id_)
-    await _apply(session, offer, changes, prefix)
+async def update(session: AsyncSession, id_: uuid.UUID, changes: OfferChanges) -> Offer:
+    """The offer with ``changes`` applied; NOT_FOUND on ``id``."""
+    offer = await get(session, id_)
+    await _apply(session, offer, changes)
     await session.flush()
     return offer
 
 
-async def _apply(session: AsyncSession, offer: Offer, changes: OfferChanges, prefix: str) -> None:
+async def _apply(session: AsyncSession, offer: Offer, changes: OfferChanges) -> None:
     if "title" in changes:
-        offer.title = clean_title(changes["title"], f"{prefix}.title")
+        offer.title = clean_title(changes["title"], "offer.title")
     if "description" in changes:
-        offer.description = clean_text(changes["description"], f"{prefix}.description")
+        offer.description = clean_text(changes["description"], "offer.description")
     if "is_active" in changes:
         offer.is_active = changes["is_active"]
     if "ref" in changes:
-        ref = clean_ref(changes["ref"], f"{prefix}.ref")
-        await ensure_unique_ref(session, Offer, ref, f"{prefix}.ref", exclude_id=offer.id)
+        ref = clean_ref(changes["ref"], "offer.ref")
+        await ensure_unique_ref(session, Offer, ref, "offer.ref", exclude_id=offer.id)
         offer.ref = ref
 
 
-async def archive_offers(
-    session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool
-) -> BulkResult:
-    """Archive (or restore) offers; archiving an archived offer keeps its first ``archivedAt``."""
-    wanted = bulk_ids(ids)
-    found = await existing_ids(session, Offer, wanted)
-    if found:
-        stmt = update(Offer).where(Offer.id.in_(found))
+async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool) -> BulkResult:
+    """Archive (or restore) offers (SPEC §3.6); archiving an archived offer keeps its first
+    ``archived_at``; unknown ids are reported as failed."""
+
+    async def change(found: list[uuid.UUID]) -> None:
+        stmt = sa.update(Offer).where(Offer.id.in_(found))
         if archive:
             stmt = stmt.where(Offer.archived_at.is_(None)).values(
                 archived_at=utcnow(), updated_at=utcnow()
@@ -98,4 +121,5 @@ async def archive_offers(
                 archived_at=None, updated_at=utcnow()
             )
         await session.execute(stmt)
-    return split_found(wanted, found)
+
+    return await bulk_apply(session, Offer, ids, change)

@@ -6,14 +6,11 @@ from datetime import datetime
 import strawberry
 
 from offerdesk.auth.scopes import Scope
-from offerdesk.db import find_by_key
 from offerdesk.graphql.common import AppInfo, BulkResponse, provided
 from offerdesk.graphql.pagination import Connection
 from offerdesk.graphql.permissions import requires
 from offerdesk.graphql.scalars import to_id
-from offerdesk.pagination import paginate
 from offerdesk.users import models, service
-from offerdesk.validation import one_key
 
 
 @strawberry.type
@@ -40,17 +37,16 @@ class User:
 
 
 @strawberry.input
-class CreateUserInput:
-    name: str
-    email: str
-    ref: str | None = strawberry.UNSET
-
-
-@strawberry.input
 class UpdateUserInput:
     name: str | None = strawberry.UNSET
     email: str | None = strawberry.UNSET
     ref: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateUserInput(UpdateUserInput):
+    name: str
+    email: str
 
 
 @strawberry.type
@@ -89,12 +85,8 @@ class UserQueries:
         ref: str | None = None,
         email: str | None = None,
     ) -> User | None:
-        one_key({"id": id, "ref": ref, "email": email})
         async with info.context.read() as session:
-            if email is not None:
-                user = await service.find_user_by_email(session, email)
-            else:
-                user = await find_by_key(session, models.User, id, ref)
+            user = await service.find(session, id_=id, ref=ref, email=email)
         return User.from_model(user) if user else None
 
     @strawberry.field(extensions=requires(Scope.USERS_READ))
@@ -107,9 +99,7 @@ class UserQueries:
         after: str | None = None,
     ) -> Connection[User]:
         async with info.context.read() as session:
-            page = await paginate(
-                session, service.users_query(search, is_active), models.User, first, after
-            )
+            page = await service.page(session, service.UserFilter(search, is_active), first, after)
         return Connection.of(page, User.from_model)
 
 
@@ -118,7 +108,7 @@ class UserMutations:
     @strawberry.mutation(extensions=requires(Scope.USERS_WRITE))
     async def create_user(self, info: AppInfo, user: CreateUserInput) -> CreateUserPayload | None:
         async with info.context.write() as session:
-            created = await service.create_user(session, _changes(user), "user")
+            created = await service.create(session, _changes(user))
         return CreateUserPayload(user=User.from_model(created))
 
     @strawberry.mutation(extensions=requires(Scope.USERS_WRITE))
@@ -130,10 +120,8 @@ class UserMutations:
         ref: str | None = None,
         user: UpdateUserInput,
     ) -> UpdateUserPayload | None:
-        one_key({"id": id, "ref": ref})
         async with info.context.write() as session:
-            found = await service.get_user(session, id, ref)
-            updated = await service.update_user(session, found, _changes(user), "user")
+            updated = await service.update(session, _changes(user), id_=id, ref=ref)
         return UpdateUserPayload(user=User.from_model(updated))
 
     @strawberry.mutation(
@@ -149,8 +137,8 @@ class UserMutations:
         user: UpdateUserInput,
     ) -> UpdateOrCreateUserPayload | None:
         async with info.context.write() as session:
-            found, created = await service.update_or_create_user(
-                session, ref, email, _changes(user), "user"
+            found, created = await service.update_or_create(
+                session, _changes(user), ref=ref, email=email
             )
         return UpdateOrCreateUserPayload(user=User.from_model(found), created=created)
 
@@ -159,5 +147,5 @@ class UserMutations:
         self, info: AppInfo, archive: bool, ids: list[uuid.UUID]
     ) -> ArchiveUsersPayload | None:
         async with info.context.write() as session:
-            result = await service.archive_users(session, ids, archive)
+            result = await service.archive(session, ids, archive)
         return ArchiveUsersPayload(response=BulkResponse.of(result))

@@ -1,22 +1,25 @@
-"""The rules for users (SPEC §2.4)."""
+"""Users (SPEC §2.4): the domain's whole API. Knows nothing of GraphQL: takes a session, returns
+models, names bad input by domain paths (``user.email``)."""
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, set_active
-from offerdesk.db import find_by_key
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
+from offerdesk.locking import lock_value
+from offerdesk.pagination import Page, paginate
+from offerdesk.repository import ensure_unique_ref, find_row, rows_by_ids
 from offerdesk.users.models import User
 from offerdesk.validation import (
     clean_ref,
     clean_title,
-    ensure_unique_ref,
-    lock_value,
+    one_key,
     search_filter,
     storable,
 )
@@ -25,9 +28,19 @@ MAX_NAME_LENGTH = 500
 
 
 class UserChanges(TypedDict, total=False):
+    """The fields a create or update sets; a key left out stays as it is."""
+
     name: str
     email: str
     ref: str | None
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    """Which users a page shows: all, or active or archived ones, or those matching a search."""
+
+    search: str | None = None
+    is_active: bool | None = None
 
 
 def clean_email(value: str, field: str) -> str:
@@ -38,95 +51,131 @@ def clean_email(value: str, field: str) -> str:
         raise bad_input(field, f"{field} is not a valid e-mail address: {exc}") from exc
 
 
-async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
+async def find(
+    session: AsyncSession,
+    *,
+    id_: uuid.UUID | None = None,
+    ref: str | None = None,
+    email: str | None = None,
+) -> User | None:
+    """The user with this id, ref or e-mail address (exactly one of them), or None.
+
+    E-mail addresses match case-insensitively (SPEC §2.4).
+    """
+    one_key(id=id_, ref=ref, email=email)
+    if email is not None:
+        return await _find_by_email(session, email)
+    return await find_row(session, User, id_, ref)
+
+
+async def get(
+    session: AsyncSession, *, id_: uuid.UUID | None = None, ref: str | None = None
+) -> User:
+    """The user with this id or ref (exactly one of them); NOT_FOUND on ``id`` or ``ref``."""
+    key, _ = one_key(id=id_, ref=ref)
+    user = await find_row(session, User, id_, ref)
+    if user is None:
+        raise not_found("user", key)
+    return user
+
+
+async def _find_by_email(session: AsyncSession, email: str) -> User | None:
     wanted = storable(email, "email").strip().lower()
     return await session.scalar(select(User).where(func.lower(User.email) == wanted))
 
 
-def users_query(search: str | None = None, is_active: bool | None = None) -> Select[User]:
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[User | None]:
+    """Users in the order of ``ids``, None where missing (the shape a DataLoader needs)."""
+    return await rows_by_ids(session, User, ids)
+
+
+async def page(
+    session: AsyncSession, where: UserFilter, first: int | None, after: str | None
+) -> Page[User]:
+    """One page of the users ``where`` admits, in creation order (SPEC §2.6)."""
     stmt = select(User)
-    if is_active is not None:
-        stmt = stmt.where(User.is_active.is_(is_active))
-    if (match := search_filter(search, User.name, User.email, User.ref)) is not None:
+    if where.is_active is not None:
+        stmt = stmt.where(User.is_active.is_(where.is_active))
+    if (match := search_filter(where.search, User.name, User.email, User.ref)) is not None:
         stmt = stmt.where(match)
-    return stmt
+    return await paginate(session, stmt, User, first, after)
 
 
-async def create_user(session: AsyncSession, changes: UserChanges, prefix: str) -> User:
+async def create(session: AsyncSession, changes: UserChanges) -> User:
+    """A new, active user; ``changes`` must hold ``name`` and ``email``. BAD_USER_INPUT and
+    CONFLICT (a ref or an e-mail address in use) name ``user.<field>``."""
     for key in ("name", "email"):
         if key not in changes:
-            raise bad_input(f"{prefix}.{key}", f"{key} is required to create a user")
+            raise bad_input(f"user.{key}", f"{key} is required to create a user")
     user = User(is_active=True)
-    await _apply(session, user, changes, prefix)
+    await _apply(session, user, changes)
     session.add(user)
     await session.flush()
     return user
 
 
-async def update_user(session: AsyncSession, user: User, changes: UserChanges, prefix: str) -> User:
-    await _apply(session, user, changes, prefix)
+async def update(
+    session: AsyncSession,
+    changes: UserChanges,
+    *,
+    id_: uuid.UUID | None = None,
+    ref: str | None = None,
+) -> User:
+    """The user found by id or ref (exactly one) with ``changes`` applied; NOT_FOUND."""
+    user = await get(session, id_=id_, ref=ref)
+    await _apply(session, user, changes)
     await session.flush()
     return user
 
 
-async def get_user(session: AsyncSession, id_: uuid.UUID | None, ref: str | None) -> User:
-    if id_ is not None:
-        user = await session.get(User, id_)
-        field = "id"
-    else:
-        user = await find_by_key(session, User, ref=ref)
-        field = "ref"
-    if user is None:
-        raise not_found("user", field)
-    return user
-
-
-async def update_or_create_user(
-    session: AsyncSession, ref: str | None, email: str | None, changes: UserChanges, prefix: str
+async def update_or_create(
+    session: AsyncSession, changes: UserChanges, *, ref: str | None, email: str | None
 ) -> tuple[User, bool]:
     """The HR-sync upsert: find by ref, else by e-mail; update that user, or create one.
+    Returns ``(user, created)``.
 
-    The ``ref`` and ``email`` arguments are the look-up keys and also the values a new user
-    gets unless ``changes`` says otherwise.
+    ``ref`` and ``email`` are the look-up keys and also the values a new user gets unless
+    ``changes`` says otherwise. Neither given: BAD_USER_INPUT on ``ref``.
     """
     if ref is None and email is None:
         raise bad_input("ref", "give ref or email to find the user")
     user = None
     if ref is not None:
-        user = await find_by_key(session, User, ref=ref)
+        user = await find_row(session, User, ref=ref)
     if user is None and email is not None:
-        user = await find_user_by_email(session, email)
+        user = await _find_by_email(session, email)
     if user is not None:
-        return await update_user(session, user, changes, prefix), False
+        await _apply(session, user, changes)
+        await session.flush()
+        return user, False
     defaults: UserChanges = {}
     if ref is not None:
         defaults["ref"] = ref
     if email is not None:
         defaults["email"] = email
-    return await create_user(session, {**defaults, **changes}, prefix), True
+    return await create(session, {**defaults, **changes}), True
 
 
-async def _apply(session: AsyncSession, user: User, changes: UserChanges, prefix: str) -> None:
+async def _apply(session: AsyncSession, user: User, changes: UserChanges) -> None:
     if "name" in changes:
-        user.name = clean_title(changes["name"], f"{prefix}.name", MAX_NAME_LENGTH)
+        user.name = clean_title(changes["name"], "user.name", MAX_NAME_LENGTH)
     if "email" in changes:
-        email = clean_email(changes["email"], f"{prefix}.email")
+        email = clean_email(changes["email"], "user.email")
         await lock_value(session, "users.email", email.lower())
-        other = await find_user_by_email(session, email)
+        other = await _find_by_email(session, email)
         if other is not None and other.id != user.id:
             raise DomainError(
                 ErrorCode.CONFLICT,
                 f"e-mail address {email} is already in use",
-                field=f"{prefix}.email",
+                field="user.email",
             )
         user.email = email
     if "ref" in changes:
-        ref = clean_ref(changes["ref"], f"{prefix}.ref")
-        await ensure_unique_ref(session, User, ref, f"{prefix}.ref", exclude_id=user.id)
+        ref = clean_ref(changes["ref"], "user.ref")
+        await ensure_unique_ref(session, User, ref, "user.ref", exclude_id=user.id)
         user.ref = ref
 
 
-async def archive_users(
-    session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool
-) -> BulkResult:
+async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool) -> BulkResult:
+    """Archive (or restore) users; their enrollments and history stay (SPEC §2.4)."""
     return await set_active(session, User, ids, archive)
