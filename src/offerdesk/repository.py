@@ -33,14 +33,16 @@ async def find_row(
     model: type[ModelT],
     id_: uuid.UUID | None = None,
     ref: str | None = None,
+    ref_path: str = "ref",
 ) -> ModelT | None:
-    """The row by id, else by its ``ref``; None when neither finds one."""
+    """The row by id, else by its ``ref``; None when neither finds one. A ref that cannot be
+    stored (NUL) is BAD_USER_INPUT on ``ref_path``."""
     if id_ is not None:
         return await session.get(model, id_)
     if ref is None:
         return None
     # A NUL character cannot be sent to PostgreSQL: refuse it as bad input, not a driver error.
-    stmt = select(model).where(model.ref == storable(ref, "ref"))  # type: ignore[attr-defined]
+    stmt = select(model).where(model.ref == storable(ref, ref_path))  # type: ignore[attr-defined]
     return await session.scalar(stmt)
 
 

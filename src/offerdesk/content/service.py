@@ -79,11 +79,15 @@ def _clean_url(value: str | None, field: str) -> str | None:
     if value is None:
         return None
     url = storable(value, field).strip()
-    parts = urlsplit(url)
+    refused = bad_input(
+        field, f"{field} must be an http(s) URL of at most {MAX_URL_LENGTH} characters"
+    )
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for an unmatched bracket
+        raise refused from exc
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL_LENGTH:
-        raise bad_input(
-            field, f"{field} must be an http(s) URL of at most {MAX_URL_LENGTH} characters"
-        )
+        raise refused
     return url
 
 

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from offerdesk.content.models import ContentItem
 
 MAX_LOCATION_LENGTH = 500
+# The field names capacity messages mention (the API layer writes them its own way).
+_CAPACITY = ("max_participants", "min_participants")
 
 
 class DateChanges(TypedDict, total=False):
@@ -150,21 +152,27 @@ def _apply_capacity(event: OfferEvent, changes: EventChanges) -> None:
     maximum = changes.get("max_participants", event.max_participants)
     minimum = changes.get("min_participants", event.min_participants)
     if maximum is not None and maximum < 1:
-        raise bad_input("offer_event.max_participants", "maxParticipants must be at least 1")
+        raise bad_input(
+            "offer_event.max_participants", "max_participants must be at least 1", _CAPACITY
+        )
     if minimum is not None and minimum < 0:
-        raise bad_input("offer_event.min_participants", "minParticipants must not be negative")
+        raise bad_input(
+            "offer_event.min_participants", "min_participants must not be negative", _CAPACITY
+        )
     if minimum is not None and maximum is not None and minimum > maximum:
         field = "min_participants" if "min_participants" in changes else "max_participants"
         raise bad_input(
             f"offer_event.{field}",
-            f"minParticipants ({minimum}) must not exceed maxParticipants ({maximum})",
+            f"min_participants ({minimum}) must not exceed max_participants ({maximum})",
+            _CAPACITY,
         )
     if maximum is not None and maximum < (event.enrolled_count or 0):
         raise DomainError(
             ErrorCode.CAPACITY_BELOW_ENROLLED,
-            f"maxParticipants ({maximum}) is below the {event.enrolled_count} people enrolled; "
+            f"max_participants ({maximum}) is below the {event.enrolled_count} people enrolled; "
             "unenroll or decline enrollments first",
             field="offer_event.max_participants",
+            mentions=_CAPACITY,
         )
     event.max_participants = maximum
     event.min_participants = minimum
@@ -220,8 +228,9 @@ async def _apply_content_type(
     if primary is not None and given is not None and given != primary.type:
         raise bad_input(
             "offer_event.content_type",
-            f"contentType {given.value} does not match the content item's type "
+            f"content_type {given.value} does not match the content item's type "
             f"{primary.type.value}",
+            ("content_type",),
         )
     event.content_type = primary.type if primary is not None else given
 
