@@ -161,6 +161,22 @@ class Database:
             version = await session.scalar(text("PRAGMA user_version"))
             await session.execute(text(f"PRAGMA user_version = {int(version or 0) + 1}"))
 
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncSession]:
+        """A write the caller makes in ONE statement (the enrollment functions, docs/decisions.md).
+
+        PostgreSQL: outside a transaction, so the statement is its own transaction and costs
+        one round trip, with no BEGIN or COMMIT around it (nor a lock held across them).
+        SQLite: a write transaction as ``transaction()`` gives, where any number of statements
+        may run.
+        """
+        if self._sqlite_writers is not None:
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self._reads() as session:
+            yield session
+
     async def data_version(self, session: AsyncSession) -> str:
         """A value that changes whenever committed data changes, in every process sharing the
         database; read before the data it stands for (graphql/cache.py).

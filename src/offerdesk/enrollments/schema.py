@@ -152,7 +152,7 @@ class EnrollmentMutations:
             offer_event_id=enrollment.offer_event_id,
             status=enrollment.status,
         )
-        async with info.context.write() as session:
+        async with info.context.write(single_statement=True) as session:
             enrolled = await service.enroll(session, request)
         return EnrollUserPayload(enrollment=Enrollment.from_model(enrolled))
 
@@ -160,7 +160,7 @@ class EnrollmentMutations:
     async def unenroll_user_from_offer_event(
         self, info: AppInfo, user_id: uuid.UUID, offer_event_id: uuid.UUID
     ) -> UnenrollUserPayload | None:
-        async with info.context.write() as session:
+        async with info.context.write(single_statement=True) as session:
             success = await service.unenroll(session, user_id, offer_event_id)
         return UnenrollUserPayload(success=success)
 
@@ -184,7 +184,7 @@ class EnrollmentMutations:
             user_refs=user_refs,
             send_mail=send_mail,
         )
-        async with info.context.write() as session:
+        async with info.context.write(single_statement=True) as session:
             enrolled = await service.enroll_many(session, request)
         return [Enrollment.from_model(enrollment) for enrollment in enrolled]
 
@@ -195,6 +195,6 @@ class EnrollmentMutations:
     async def decline_enrollments(
         self, info: AppInfo, ids: list[uuid.UUID]
     ) -> DeclineEnrollmentsPayload | None:
-        async with info.context.write() as session:
+        async with info.context.write(single_statement=True) as session:
             result = await service.decline(session, ids)
         return DeclineEnrollmentsPayload(response=BulkResponse.of(result))

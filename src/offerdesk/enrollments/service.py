@@ -14,9 +14,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -85,21 +86,33 @@ async def enroll(session: AsyncSession, request: EnrollRequest) -> Enrollment:
         raise bad_input(
             "enrollment.status", "status may only be ENROLLED or WAITLISTED when enrolling"
         )
-    return await _enroll(session, request, "enrollment.user_id", "enrollment.offer_event_id")
+    paths = ("enrollment.user_id", "enrollment.offer_event_id")
+    if not _in_one_statement(session):
+        return await _enroll(session, request, *paths)
+    row = (
+        await session.execute(
+            text("SELECT * FROM offerdesk_enroll(:event, :user, :wanted, :mail, :now, :lock)"),
+            {
+                "event": request.offer_event_id,
+                "user": request.user_id,
+                "wanted": request.status,
+                "mail": request.send_mail,
+                "now": utcnow(),
+                "lock": locking.enabled(),
+            },
+        )
+    ).one()
+    return _enrollment_of_result(row, *paths)
 
 
 async def _enroll(
     session: AsyncSession, request: EnrollRequest, user_path: str, event_path: str
 ) -> Enrollment:
-    event, offer, user = await _locked_event_offer_and_user(
+    event, offer, user, existing = await _locked_event_offer_user_enrollment(
         session, request.offer_event_id, request.user_id, event_path
     )
     if user is None:
-        raise not_found("user", user_path)
-    # Read after the lock, in a statement of its own: a row joined into the locking statement
-    # comes from its snapshot, from before a concurrent enrollment of this same user that the
-    # lock waited for.
-    existing = await _enrollment_of(session, request.user_id, event.id)
+        raise _refusal("USER_NOT_FOUND", user_path, event_path)
     if existing is not None and existing.status in ACTIVE_STATUSES:
         return existing
     _check_open(event, offer, user, user_path, event_path)
@@ -138,41 +151,102 @@ async def _locked_event(session: AsyncSession, id_: uuid.UUID, path: str) -> Off
     return locked
 
 
-async def _locked_event_offer_and_user(
+async def _locked_event_offer_user_enrollment(
     session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, path: str
-) -> tuple[OfferEvent, Offer, User | None]:
-    """The event row locked, with its offer and the user (neither locked), in one statement:
-    one round trip fewer while the lock is held. A user archived meanwhile is judged as they
-    were a moment before, as if this enrollment had come first."""
+) -> tuple[OfferEvent, Offer, User | None, Enrollment | None]:
+    """The event row locked, with its offer, the user and the user's enrollment in it, in one
+    statement (the Python path runs on SQLite only, whose write lock is already held, so every
+    row read here is current)."""
     row = await locking.lock_row(
         session,
         OfferEvent,
         event_id,
         (Offer, Offer.id == OfferEvent.offer_id, False),
         (User, User.id == user_id, True),
+        (
+            Enrollment,
+            (Enrollment.offer_event_id == OfferEvent.id) & (Enrollment.user_id == user_id),
+            True,
+        ),
     )
     if row is None:
-        raise not_found("offer event", path)
-    return row[0], row[1], row[2]
+        raise _refusal("EVENT_NOT_FOUND", "", path)
+    return row[0], row[1], row[2], row[3]
 
 
 def _check_open(
-    event: OfferEvent, offer: Offer, user: User, user_field: str, event_field: str
+    event: OfferEvent, offer: Offer, user: User, user_path: str, event_path: str
 ) -> None:
     if not event.is_active or not offer.is_active or offer.archived_at:
-        raise DomainError(
+        raise _refusal("EVENT_INACTIVE", user_path, event_path)
+    if event.closing_date is not None and event.closing_date <= utcnow():
+        raise _refusal("REGISTRATION_CLOSED", user_path, event_path, event.closing_date)
+    if not user.is_active:
+        raise _refusal("USER_INACTIVE", user_path, event_path)
+
+
+def _refusal(
+    outcome: str,
+    user_path: str,
+    event_path: str,
+    closing_date: datetime | None = None,
+    max_participants: int | None = None,
+    detail: str | None = None,
+) -> DomainError:
+    """The error for a refused enrollment change, by outcome code: the same on both paths
+    (the codes are those the PostgreSQL functions of migration 0004 return)."""
+    if outcome == "EVENT_NOT_FOUND":
+        return not_found("offer event", event_path)
+    if outcome == "USER_NOT_FOUND":
+        return not_found("user", user_path)
+    if outcome == "ENROLLMENT_NOT_FOUND":
+        return not_found("enrollment of this user in this offer event", user_path)
+    if outcome == "UNKNOWN_REFS":
+        return DomainError(ErrorCode.NOT_FOUND, f"unknown user refs: {detail}", field=user_path)
+    if outcome == "EVENT_INACTIVE":
+        return DomainError(
             ErrorCode.EVENT_INACTIVE,
             "this offer event (or its offer) is archived or inactive and takes no enrollments",
-            field=event_field,
+            field=event_path,
         )
-    if event.closing_date is not None and event.closing_date <= utcnow():
-        raise DomainError(
+    if outcome == "REGISTRATION_CLOSED" and closing_date is not None:
+        return DomainError(
             ErrorCode.REGISTRATION_CLOSED,
-            f"registration closed at {event.closing_date.isoformat()}",
-            field=event_field,
+            f"registration closed at {closing_date.astimezone(UTC).isoformat()}",
+            field=event_path,
         )
-    if not user.is_active:
-        raise DomainError(ErrorCode.USER_INACTIVE, "archived users cannot enroll", field=user_field)
+    if outcome == "USER_INACTIVE":
+        return DomainError(ErrorCode.USER_INACTIVE, "archived users cannot enroll", field=user_path)
+    if outcome == "EVENT_FULL":
+        return DomainError(
+            ErrorCode.EVENT_FULL,
+            f"the offer event is full ({max_participants} places)",
+            field=event_path,
+        )
+    raise ValueError(f"unknown enrollment outcome {outcome!r}")
+
+
+def _in_one_statement(session: AsyncSession) -> bool:
+    """PostgreSQL runs every enrollment change as one server-side function call (migration
+    0004): the event row is locked for that one round trip. SQLite runs the Python path."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _enrollment_of_result(row: Any, user_path: str, event_path: str) -> Enrollment:
+    """The enrollment a function call returned, or its refusal raised."""
+    if row.outcome not in ("OK", "EXISTING"):
+        raise _refusal(
+            row.outcome, user_path, event_path, row.closing_date, row.max_participants, row.detail
+        )
+    return Enrollment(
+        id=row.id,
+        user_id=row.user_id,
+        offer_event_id=row.offer_event_id,
+        status=EnrollmentStatus(row.status),
+        enrolled_at=row.enrolled_at.astimezone(UTC),
+        created_at=row.created_at.astimezone(UTC),
+        updated_at=row.updated_at.astimezone(UTC),
+    )
 
 
 _COUNTERS = ("enrolled_count", "waitlisted_count", "waitlist_seq")
@@ -215,26 +289,34 @@ async def _take_place(
         if seated:
             return EnrollmentStatus.ENROLLED, None
         if wanted is EnrollmentStatus.ENROLLED or not event.waiting_list:
-            raise DomainError(
-                ErrorCode.EVENT_FULL,
-                f"the offer event is full ({event.max_participants} places)",
-                field=event_field,
-            )
+            raise _refusal("EVENT_FULL", "", event_field, max_participants=event.max_participants)
     await _bump(session, event, waitlisted_count=1, waitlist_seq=1)
     return EnrollmentStatus.WAITLISTED, event.waitlist_seq
 
 
-async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> list[Enrollment]:
-    """Fill every free spot from the waiting list, longest-waiting first (SPEC §3.4).
+async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> int:
+    """Fill every free spot from the waiting list, longest-waiting first (SPEC §3.4); returns
+    how many were promoted.
 
     The caller holds the event row (locked, or SQLite's write lock) in this transaction and
-    has its current counters (every change of them goes through ``_bump``).
+    has its current counters (every change of them goes through ``_bump``). PostgreSQL runs
+    the promotion as one function call (migration 0004).
     """
     if event.waitlisted_count == 0:
-        return []
+        return 0
     free = event.spots_available
     if free == 0:
-        return []
+        return 0
+    if _in_one_statement(session):
+        count = int(
+            await session.scalar(
+                text("SELECT offerdesk_promote(:event, :now)"), {"event": event.id, "now": utcnow()}
+            )
+            or 0
+        )
+        set_committed_value(event, "enrolled_count", event.enrolled_count + count)
+        set_committed_value(event, "waitlisted_count", event.waitlisted_count - count)
+        return count
     stmt = (
         select(Enrollment)
         .where(
@@ -247,13 +329,13 @@ async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> list
         stmt = stmt.limit(free)
     promoted = list((await session.scalars(stmt)).all())
     if not promoted:
-        return []
+        return 0
     for enrollment in promoted:
         enrollment.status, enrollment.waitlist_seq = EnrollmentStatus.ENROLLED, None
         _record(session, enrollment, EnrollmentStatus.WAITLISTED, ChangeCause.PROMOTION, None)
     await _bump(session, event, enrolled_count=len(promoted), waitlisted_count=-len(promoted))
     await session.flush()
-    return promoted
+    return len(promoted)
 
 
 async def _leave(
@@ -277,10 +359,18 @@ async def unenroll(session: AsyncSession, user_id: uuid.UUID, offer_event_id: uu
     """The participant withdraws (→ CANCELLED). Withdrawing again is a success that changes
     nothing; an unknown event is NOT_FOUND on ``offer_event_id``, a user who never enrolled
     NOT_FOUND on ``user_id``."""
+    if _in_one_statement(session):
+        outcome = await session.scalar(
+            text("SELECT offerdesk_unenroll(:event, :user, :now, :lock)"),
+            {"event": offer_event_id, "user": user_id, "now": utcnow(), "lock": locking.enabled()},
+        )
+        if outcome != "OK":
+            raise _refusal(str(outcome), "user_id", "offer_event_id")
+        return True
     event = await _locked_event(session, offer_event_id, "offer_event_id")
     enrollment = await _enrollment_of(session, user_id, event.id)
     if enrollment is None:
-        raise not_found("enrollment of this user in this offer event", "user_id")
+        raise _refusal("ENROLLMENT_NOT_FOUND", "user_id", "offer_event_id")
     if enrollment.status in ACTIVE_STATUSES:
         await _leave(session, enrollment, event, EnrollmentStatus.CANCELLED, ChangeCause.UNENROLL)
     return True
@@ -292,6 +382,12 @@ async def decline(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkResult
     Enrollments that are no longer active (already cancelled or declined) stay as they are.
     """
     wanted = bulk_ids(ids)
+    if _in_one_statement(session):
+        found = await session.scalars(
+            text("SELECT offerdesk_decline(:ids, :now, :lock)"),
+            {"ids": wanted, "now": utcnow(), "lock": locking.enabled()},
+        )
+        return split_found(wanted, set(found))
     rows = (await session.scalars(select(Enrollment).where(Enrollment.id.in_(wanted)))).all()
     by_event: dict[uuid.UUID, list[Enrollment]] = defaultdict(list)
     for enrollment in rows:
@@ -323,22 +419,25 @@ async def enroll_many(session: AsyncSession, request: BulkEnrollRequest) -> list
     users_key, users = one_key(user_ids=request.user_ids, user_refs=request.user_refs)
     if len(users) > MAX_BULK_IDS:
         raise bad_input(users_key, f"at most {MAX_BULK_IDS} users per call, got {len(users)}")
-    event = await find_row(session, OfferEvent, request.offer_event_id, request.offer_event_ref)
+    if users_key == "user_refs":
+        users = [storable(ref, f"user_refs.{index}") for index, ref in enumerate(users)]
+    if request.offer_event_ref is not None:
+        storable(request.offer_event_ref, "offer_event_ref")
+    if _in_one_statement(session):
+        return await _enroll_many_in_one_statement(session, request, users_key, users, event_key)
+    event = await find_row(
+        session, OfferEvent, request.offer_event_id, request.offer_event_ref, event_key
+    )
     if event is None:
-        raise not_found("offer event", event_key)
+        raise _refusal("EVENT_NOT_FOUND", users_key, event_key)
     user_ids = users
     if users_key == "user_refs":
-        refs = [storable(ref, f"user_refs.{index}") for index, ref in enumerate(users)]
-        found = await ids_by_refs(session, User, refs)
-        unknown = [ref for ref in refs if ref not in found]
+        found = await ids_by_refs(session, User, users)
+        unknown = [ref for ref in users if ref not in found]
         if unknown:
-            raise DomainError(
-                ErrorCode.NOT_FOUND, f"unknown user refs: {', '.join(unknown)}", field="user_refs"
-            )
-        user_ids = [found[ref] for ref in refs]
-    first_index: dict[uuid.UUID, int] = {}
-    for index, user_id in enumerate(user_ids):
-        first_index.setdefault(user_id, index)
+            raise _refusal("UNKNOWN_REFS", users_key, event_key, detail=", ".join(unknown))
+        user_ids = [found[ref] for ref in users]
+    first_index = _first_places(user_ids)
     return [
         await _enroll(
             session,
@@ -347,6 +446,47 @@ async def enroll_many(session: AsyncSession, request: BulkEnrollRequest) -> list
             event_key,
         )
         for user_id, index in first_index.items()
+    ]
+
+
+def _first_places(keys: Sequence[Any]) -> dict[Any, int]:
+    """Each key once, in input order, with the 0-based place it first had."""
+    first_index: dict[Any, int] = {}
+    for index, key in enumerate(keys):
+        first_index.setdefault(key, index)
+    return first_index
+
+
+async def _enroll_many_in_one_statement(
+    session: AsyncSession,
+    request: BulkEnrollRequest,
+    users_key: str,
+    users: Sequence[Any],
+    event_key: str,
+) -> list[Enrollment]:
+    first_index = _first_places(users)
+    by_refs = users_key == "user_refs"
+    rows = await session.execute(
+        text(
+            "SELECT * FROM offerdesk_enroll_many("
+            ":event, :event_ref, :users, :refs, :positions, :mail, :now, :lock)"
+        ),
+        {
+            "event": request.offer_event_id,
+            "event_ref": request.offer_event_ref,
+            "users": None if by_refs else list(first_index),
+            "refs": list(first_index) if by_refs else None,
+            "positions": list(first_index.values()),
+            "mail": request.send_mail,
+            "now": utcnow(),
+            "lock": locking.enabled(),
+        },
+    )
+    return [
+        _enrollment_of_result(
+            row, users_key if row.position is None else f"{users_key}.{row.position}", event_key
+        )
+        for row in rows
     ]
 
 

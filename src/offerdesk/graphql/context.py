@@ -41,14 +41,17 @@ class Context:
             yield self._session
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    async def write(self, single_statement: bool = False) -> AsyncIterator[AsyncSession]:
         """One mutation's transaction (SPEC §3.10). Reads after it see what it wrote.
 
+        ``single_statement``: the service makes the whole change in one statement, which runs
+        as its own transaction where the engine allows (``Database.single_statement``).
         The read session is given back first: a request never holds two connections, so a
         burst of requests cannot exhaust the pool while each waits for its second one.
         """
         await self._end_read()
-        async with self.db.transaction() as session:
+        begin = self.db.single_statement if single_statement else self.db.transaction
+        async with begin() as session:
             yield session
         await self._end_read()
         self.loaders = Loaders(self)
