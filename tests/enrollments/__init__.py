@@ -1,0 +1,1 @@
+"""Tests of the enrollments domain: its rules through its service, its wire through the API."""
