@@ -170,3 +170,21 @@ async def test_archive_twice_is_a_success_unknown_ids_fail_and_restore_reactivat
         assert (await reading(db, lambda session: content.get(session, item.id))).is_active is False
     await in_transaction(db, lambda session: content.archive(session, [item.id], False))
     assert (await reading(db, lambda session: content.get(session, item.id))).is_active is True
+
+
+# KNOWN BUG (reported, src not fixed here): urlsplit raises ValueError("Invalid IPv6 URL") on
+# an unmatched bracket, and content/service.py _clean_url does not catch it, so the client gets
+# INTERNAL_SERVER_ERROR instead of BAD_USER_INPUT on contentItem.url (SPEC §3.10). This test
+# fails until _clean_url refuses such a URL as bad input.
+@pytest.mark.parametrize("url", ["http://[example.com", "https://[::1/x", "http://a]b/"])
+async def test_url_that_urlsplit_cannot_parse_is_refused_on_content_item_url(
+    db: Database, url: str
+) -> None:
+    await refusal(
+        db,
+        lambda session: content.create(
+            session, {"type": ContentType.VIDEO, "title": "Clip", "url": url}
+        ),
+        ErrorCode.BAD_USER_INPUT,
+        "content_item.url",
+    )
