@@ -1,0 +1,98 @@
+"""Offers on the wire: bad input to the offer mutations refused through ``POST /graphql`` with
+``extensions.code`` and the API's input path in ``extensions.field`` (a malformed id, a null
+title), changing nothing. The rules themselves are tested through the service in
+test_service.py; matrices over every entity kind are in tests/test_input_rules_all_kinds.py.
+"""
+
+from typing import Any
+
+import pytest
+
+from offerdesk.db import Database
+
+from ..api_helpers import (
+    create_document,
+    literal,
+    make_offer,
+    refused,
+)
+from ..helpers import Api
+
+# --- §2.5: a value that does not coerce to its type is BAD_USER_INPUT, with its input path ---
+
+MALFORMED_UUIDS = [
+    "not-a-uuid",
+    "",
+    "123e4567e89b12d3a456426614174000",  # no hyphens
+    "{123e4567-e89b-12d3-a456-426614174000}",  # braces
+    "urn:uuid:123e4567-e89b-12d3-a456-426614174000",
+    "123e4567-e89b-12d3-a456-42661417400g",  # not hexadecimal
+    "123e4567-e89b-12d3-a456-4266141740000",  # one digit too many
+]
+
+
+@pytest.mark.parametrize("value", MALFORMED_UUIDS)
+async def test_malformed_uuid_variable_is_bad_user_input_on_its_argument(
+    api: Api, db: Database, value: str
+) -> None:
+    await make_offer(api)
+    await refused(
+        api,
+        db,
+        'mutation ($id: UUID!) { updateOffer(id: $id, offer: {title: "Renamed"}) '
+        "{ offer { id } } }",
+        {"id": value},
+        code="BAD_USER_INPUT",
+        field="id",
+    )
+
+
+@pytest.mark.parametrize("value", MALFORMED_UUIDS)
+async def test_malformed_uuid_literal_is_bad_user_input_on_its_argument(
+    api: Api, db: Database, value: str
+) -> None:
+    await make_offer(api)
+    await refused(
+        api,
+        db,
+        'mutation { updateOffer(id: %s, offer: {title: "Renamed"}) { offer { id } } }'
+        % literal(value),
+        code="BAD_USER_INPUT",
+        field="id",
+    )
+
+
+async def test_malformed_uuid_in_a_bulk_list_names_its_index_and_archives_nothing(
+    api: Api, db: Database
+) -> None:
+    offer_id = await make_offer(api)
+    await refused(
+        api,
+        db,
+        "mutation ($ids: [UUID!]!) { archiveOffers(archive: true, ids: $ids) "
+        "{ response { succeededIds } } }",
+        {"ids": [offer_id, "not-a-uuid"]},
+        code="BAD_USER_INPUT",
+        field="ids.1",
+    )
+    await refused(
+        api,
+        db,
+        'mutation { archiveOffers(archive: true, ids: [%s, "not-a-uuid"]) '
+        "{ response { succeededIds } } }" % literal(offer_id),
+        code="BAD_USER_INPUT",
+        field="ids.1",
+    )
+
+
+@pytest.mark.parametrize("form", ["variable", "literal"])
+async def test_null_for_a_required_input_field_is_bad_user_input(
+    api: Api, db: Database, form: str
+) -> None:
+    if form == "variable":
+        query = create_document("offer")
+        variables: dict[str, Any] | None = {"input": {"title": None}}
+    else:
+        query = "mutation { createOffer(offer: {title: null}) { offer { id } } }"
+        variables = None
+    await refused(api, db, query, variables, code="BAD_USER_INPUT", field="offer.title")
