@@ -1,26 +1,55 @@
 """The ``offerdesk`` command: serve, migrate, demo data, API clients and tokens, the SDL."""
 
 import asyncio
+import errno
 import logging
+import socket
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.auth import service as auth
 from offerdesk.auth.scopes import ALL_SCOPES, format_scopes, parse_scopes
-from offerdesk.config import get_settings
+from offerdesk.config import Settings, describe_database, get_settings
 from offerdesk.db import Database
 from offerdesk.errors import DomainError
 from offerdesk.migrate import upgrade
+from offerdesk.preflight import check_can_create, check_migrated, explain
 
 T = TypeVar("T")
 
 
+def _settings() -> Settings:
+    """The settings, with a bad environment variable reported in one line, not a traceback."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"OFFERDESK_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise click.ClickException(f"a setting is not valid: {problems}") from exc
+
+
+def _database(*, migrated: bool = True) -> Settings:
+    """Say which database this command uses (on stderr, so stdout stays for results), then
+    check it: migrated to the current head (``migrated``), or at least usable (``migrate``
+    may create a SQLite file). Raises :class:`DatabaseProblem`."""
+    settings = _settings()
+    click.echo(f"database: {describe_database(settings.database_url)}", err=True)
+    if migrated:
+        check_migrated(settings.database_url, settings)
+    else:
+        check_can_create(settings.database_url)
+    return settings
+
+
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    settings = get_settings()
+    settings = _database()
 
     async def run() -> T:
         db = Database(settings.database_url, settings)
@@ -33,15 +62,74 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except DomainError as exc:
-        raise click.UsageError(f"{exc.field or 'input'}: {exc.message}") from exc
+        raise click.ClickException(f"{exc.field or 'input'}: {exc.message}") from exc
 
 
-@click.group()
-def main() -> None:
-    """Offerdesk: registration offers over GraphQL."""
-    logging.basicConfig(
-        level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s"
-    )
+class _Offerdesk(click.Group):
+    """The command group, turning every error into one or two lines unless ``--debug``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            message = explain(exc, get_settings().database_url) if _settings_valid() else None
+            if message is None:
+                message = (
+                    f"unexpected error: {type(exc).__name__}: {exc}\n"
+                    "Run again with --debug (offerdesk --debug …) for the traceback."
+                )
+            raise click.ClickException(message) from exc
+
+
+def _settings_valid() -> bool:
+    try:
+        get_settings()
+    except ValidationError:
+        return False
+    return True
+
+
+@click.group(cls=_Offerdesk)
+@click.version_option(package_name="offerdesk", message="%(prog)s %(version)s")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="OFFERDESK_DEBUG",
+    help="Show the full traceback of an error instead of a short explanation.",
+)
+def main(debug: bool) -> None:
+    """Offerdesk: registration offers over GraphQL.
+
+    The database is OFFERDESK_DATABASE_URL (default: the file offerdesk.db in the current
+    directory); every command that uses it names it first, on stderr.
+    """
+    logging.basicConfig(level=_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one line when ``host:port`` cannot be bound, before migrations and workers
+    start (uvicorn would log the OS error and exit, after the work of starting)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f'cannot listen on host "{host}": {exc.strerror}') from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: SO_REUSEADDR, so a port left in TIME_WAIT is not reported busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another server?).\n"
+                    "Stop it, or choose another port with --port."
+                ) from exc
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 @main.command()
@@ -51,8 +139,10 @@ def main() -> None:
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations first.")
 def serve(host: str, port: int, workers: int, no_migrate: bool) -> None:
     """Run the HTTP server (applies pending migrations first)."""
+    _check_port_free(host, port)
+    settings = _database(migrated=no_migrate)
     if not no_migrate:
-        upgrade(get_settings().database_url)
+        upgrade(settings.database_url)
     uvicorn.run(
         "offerdesk.app:create_app",
         factory=True,
@@ -70,8 +160,9 @@ def serve(host: str, port: int, workers: int, no_migrate: bool) -> None:
 
 @main.command()
 def migrate() -> None:
-    """Apply pending database migrations."""
-    upgrade(get_settings().database_url)
+    """Apply pending database migrations (creates a SQLite file that does not exist yet)."""
+    settings = _database(migrated=False)
+    upgrade(settings.database_url)
     click.echo("database is up to date")
 
 
@@ -125,7 +216,7 @@ def token_create(scopes: str, ttl: int | None) -> None:
     try:
         granted = parse_scopes(scopes)
     except DomainError as exc:
-        raise click.UsageError(exc.message) from exc
+        raise click.ClickException(f"{exc.message} (known: {format_scopes(ALL_SCOPES)})") from exc
     lifetime = ttl or get_settings().token_ttl_seconds
     issued = _in_transaction(lambda session: auth.issue_token(session, granted, lifetime))
     click.echo(f"scopes: {format_scopes(issued.scopes)}; expires {issued.expires_at.isoformat()}")

@@ -1,10 +1,52 @@
 """Settings, read from the environment (prefix ``OFFERDESK_``); the one place they are defined."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+# The async driver each database needs. A URL that names only the database
+# (``postgresql://…``, ``sqlite:///…``) gets it: SQLAlchemy would otherwise pick a synchronous
+# driver that is not installed (psycopg2/psycopg) or cannot run under asyncio.
+ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+SUPPORTED_DRIVERS = frozenset(ASYNC_DRIVERS.values())
+
+
+def with_async_driver(url: str) -> str:
+    """``url`` with the async driver added when it names none; any other URL is returned as
+    it is (an unsupported or malformed one is reported where it is used, see preflight.py).
+
+    ``postgresql://u@h/db`` and ``postgres://…`` become ``postgresql+asyncpg://…``;
+    ``sqlite:///x.db`` becomes ``sqlite+aiosqlite:///x.db``.
+    """
+    scheme, separator, rest = url.strip().partition("://")
+    driver = ASYNC_DRIVERS.get(scheme.lower())
+    if not separator or driver is None:
+        return url
+    return f"{driver}://{rest}"
+
+
+def describe_database(url: str) -> str:
+    """Where a database URL points, for people: the absolute file of a SQLite URL, or the
+    URL with its password masked (``***``). Never raises; an unparsable URL is described as
+    such (without echoing it, since it may hold a password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "an unparsable OFFERDESK_DATABASE_URL"
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return "SQLite in memory"
+        return f"SQLite file {Path(parsed.database).resolve()}"
+    return parsed.render_as_string(hide_password=True)
 
 
 class Settings(BaseSettings):
@@ -36,6 +78,11 @@ class Settings(BaseSettings):
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return with_async_driver(value)
 
     @property
     def is_production(self) -> bool:
