@@ -21,6 +21,8 @@ from offerdesk.graphql.cache import ResponseCache
 from offerdesk.graphql.http import STATIC_DIR, graphql_endpoint
 from offerdesk.graphql.limits import BodySizeLimit
 from offerdesk.graphql.schema import SchemaOptions, build_schema
+from offerdesk.logs import AccessLog, configure_logging
+from offerdesk.preflight import explain
 
 log = logging.getLogger("offerdesk")
 
@@ -36,8 +38,11 @@ async def readyz(request: Request) -> Response:
             # The migrations' own table: a reachable but empty or wrong database (a SQLite
             # path that just created a new file) is not ready either.
             await connection.execute(text("SELECT version_num FROM alembic_version"))
-    except Exception:
-        log.warning("readiness check: database unreachable", exc_info=True)
+    except Exception as exc:
+        # One line per failed probe, not a traceback: a load balancer probes every few
+        # seconds, and the cause is the same each time.
+        reason = (explain(exc, db.url) or f"{type(exc).__name__}: {exc}").splitlines()[0]
+        log.warning("readiness check failed: %s", reason[:300])
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "reachable"})
 
@@ -82,6 +87,14 @@ def tune_gc() -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    if not logging.getLogger().handlers:
+        # A worker process started by ``serve --workers N`` (or any server given this
+        # factory) logs like the command does; a host that set up logging keeps its own.
+        configure_logging(settings.log_level, settings.log_format)
+    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    if settings.access_log:
+        # Outermost, so requests refused by the other middleware are logged too.
+        middleware.insert(0, Middleware(AccessLog))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -106,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=middleware,
     )
     app.router.redirect_slashes = False
     app.state.settings = settings

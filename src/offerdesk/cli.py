@@ -17,6 +17,7 @@ from offerdesk.auth.scopes import ALL_SCOPES, format_scopes, parse_scopes
 from offerdesk.config import Settings, describe_database, get_settings
 from offerdesk.db import Database
 from offerdesk.errors import DomainError
+from offerdesk.logs import configure_logging
 from offerdesk.migrate import upgrade
 from offerdesk.preflight import check_can_create, check_migrated, explain
 
@@ -40,7 +41,12 @@ def _database(*, migrated: bool = True) -> Settings:
     check it: migrated to the current head (``migrated``), or at least usable (``migrate``
     may create a SQLite file). Raises :class:`DatabaseProblem`."""
     settings = _settings()
-    click.echo(f"database: {describe_database(settings.database_url)}", err=True)
+    where = describe_database(settings.database_url)
+    if settings.log_format == "json":
+        # stderr holds only JSON lines then, for the log collector.
+        logging.getLogger("offerdesk").info("database: %s", where, extra={"database": where})
+    else:
+        click.echo(f"database: {where}", err=True)
     if migrated:
         check_migrated(settings.database_url, settings)
     else:
@@ -107,7 +113,8 @@ def main(debug: bool) -> None:
     The database is OFFERDESK_DATABASE_URL (default: the file offerdesk.db in the current
     directory); every command that uses it names it first, on stderr.
     """
-    logging.basicConfig(level=_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -151,7 +158,10 @@ def serve(host: str, port: int, workers: int, no_migrate: bool) -> None:
         workers=workers,
         loop="uvloop",
         http="httptools",
-        log_level=get_settings().log_level.lower(),
+        log_level=settings.log_level.lower(),
+        # Our logging setup (logs.py) formats uvicorn's lines too, as text or JSON; the
+        # access log is ours (logs.AccessLog), which knows the request id and client.
+        log_config=None,
         access_log=False,
         # No "server: uvicorn" header: nothing for a scanner to fingerprint.
         server_header=False,

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # SQLite waits this long for a competing writer before giving up (milliseconds).
     sqlite_busy_timeout_ms: int = Field(default=30000, ge=0)
     log_level: str = "INFO"
+    # "json": one JSON object per log line, for log collectors; "text": for people.
+    log_format: Literal["text", "json"] = "text"
+    # One line per HTTP request (logs.py), at INFO on the logger "offerdesk.access".
+    access_log: bool = True
     # Query limits (graphql/limits.py says where the defaults come from).
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=15, ge=0)

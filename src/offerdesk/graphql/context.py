@@ -11,6 +11,7 @@ from offerdesk.config import Settings
 from offerdesk.db import Database
 from offerdesk.graphql.cache import ResponseCache
 from offerdesk.graphql.loaders import Loaders
+from offerdesk.logs import note_client
 
 
 class Context:
@@ -32,6 +33,17 @@ class Context:
         # One AsyncSession runs one statement at a time; resolvers and loaders run
         # concurrently, so they take turns.
         self._lock = asyncio.Lock()
+
+    @property
+    def principal(self) -> Principal:
+        return self._principal
+
+    @principal.setter
+    def principal(self, principal: Principal) -> None:
+        # The access log names the caller's API client (logs.py); set here, where the
+        # endpoint records who authenticated, so the endpoint needs no logging code.
+        self._principal = principal
+        note_client(principal.client_id)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
