@@ -169,6 +169,10 @@ async def test_default_database_missing_is_reported_not_created(workdir: Path) -
     [
         ["token", "create", "--scopes", "events.read"],
         ["client", "create", "--name", "x", "--scopes", "events.read"],
+        ["client", "list"],
+        ["client", "revoke", "odc_x"],
+        ["token", "list"],
+        ["token", "revoke", "odt_12345678"],
         ["demo"],
         ["serve", "--no-migrate", "--port", "0"],
     ],
@@ -234,7 +238,7 @@ async def test_every_command_names_its_database_with_the_password_masked(
         shown = make_url(url).render_as_string(hide_password=True)
         assert ":***@" in shown
     # PostgreSQL here trusts local connections: the password is sent and not checked.
-    for command in (["migrate"], ["token", "create", "--scopes", "events.read"]):
+    for command in (["migrate"], ["token", "list"], ["client", "list"]):
         result = await run(workdir, *command, database_url=url)
         assert result.returncode == 0, result.stderr
         assert f"database: {shown}" in result.stderr

@@ -12,6 +12,7 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerdesk.auth import admin
 from offerdesk.auth import service as auth
 from offerdesk.auth.scopes import ALL_SCOPES, format_scopes, parse_scopes
 from offerdesk.config import Settings, describe_database, get_settings
@@ -213,6 +214,29 @@ def client_create(name: str, scopes: str) -> None:
     click.echo(f"scopes: {created.scopes}")
 
 
+@client.command("list")
+def client_list() -> None:
+    """List the API clients: id, state, live tokens, scopes, name (never secrets)."""
+    clients = _in_transaction(admin.list_clients)
+    if not clients:
+        click.echo("no API clients (create one with: offerdesk client create)")
+        return
+    for created, live_tokens in clients:
+        state = "active" if created.is_active else "revoked"
+        click.echo(
+            f"{created.client_id}  {state:<7}  tokens={live_tokens:<3}  "
+            f"created={created.created_at:%Y-%m-%d}  scopes={created.scopes}  name={created.name}"
+        )
+
+
+@client.command("revoke")
+@click.argument("client_id")
+def client_revoke(client_id: str) -> None:
+    """Revoke an API client: its tokens stop working at once, and it gets no new ones."""
+    revoked = _in_transaction(lambda session: admin.revoke_client(session, client_id))
+    click.echo(f"revoked client {revoked.client_id} ({revoked.name}) and its tokens")
+
+
 @main.group()
 def token() -> None:
     """Bearer tokens."""
@@ -229,8 +253,35 @@ def token_create(scopes: str, ttl: int | None) -> None:
         raise click.ClickException(f"{exc.message} (known: {format_scopes(ALL_SCOPES)})") from exc
     lifetime = ttl or get_settings().token_ttl_seconds
     issued = _in_transaction(lambda session: auth.issue_token(session, granted, lifetime))
-    click.echo(f"scopes: {format_scopes(issued.scopes)}; expires {issued.expires_at.isoformat()}")
+    click.echo(
+        f"scopes: {format_scopes(issued.scopes)}; expires {issued.expires_at.isoformat()};"
+        f" prefix {issued.token[: auth.SHOWN_PREFIX_LENGTH]} (for token list/revoke)"
+    )
     click.echo(issued.token)
+
+
+@token.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also expired and revoked tokens.")
+def token_list(show_all: bool) -> None:
+    """List tokens by prefix, with client, scopes and expiry (never the tokens themselves)."""
+    tokens = _in_transaction(lambda session: admin.list_tokens(session, show_all))
+    if not tokens:
+        click.echo("no tokens" if show_all else "no active tokens (--all shows the others)")
+        return
+    for info in tokens:
+        click.echo(
+            f"{info.prefix or '(no prefix)':<12}  {info.state:<14}  "
+            f"expires={info.expires_at:%Y-%m-%dT%H:%M:%SZ}  "
+            f"client={info.client_id or '-'}  scopes={info.scopes}"
+        )
+
+
+@token.command("revoke")
+@click.argument("prefix")
+def token_revoke(prefix: str) -> None:
+    """Revoke one token, named by the prefix `token list` shows (or the whole token)."""
+    revoked = _in_transaction(lambda session: admin.revoke_token(session, prefix))
+    click.echo(f"revoked token {revoked.prefix}")
 
 
 @main.command("export-schema")
