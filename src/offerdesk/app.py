@@ -9,6 +9,7 @@ from functools import lru_cache
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -92,6 +93,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # factory) logs like the command does; a host that set up logging keeps its own.
         configure_logging(settings.log_level, settings.log_format)
     middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    origins = settings.cors_origin_list
+    if origins:
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "POST"],
+                # What a GraphQL client sends; bearer tokens, never cookies (no credentials).
+                allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+                expose_headers=["X-Request-Id", "Retry-After", "WWW-Authenticate"],
+                max_age=600,
+            ),
+        )
     if settings.access_log:
         # Outermost, so requests refused by the other middleware are logged too.
         middleware.insert(0, Middleware(AccessLog))

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
     response_cache_mb: int = Field(default=64, ge=0)
+    # Web pages on these origins may call the API from a browser (CORS), comma- or
+    # space-separated, e.g. "https://admin.example.com, https://intranet.example.com";
+    # "*" allows any origin. Empty (the default): no cross-origin access at all.
+    cors_origins: str = ""
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False
@@ -87,6 +91,12 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return with_async_driver(value)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The origins of ``cors_origins``, each without a trailing slash (a browser's
+        Origin header never has one, so ``https://a.example/`` would never match)."""
+        return [origin.rstrip("/") for origin in self.cors_origins.replace(",", " ").split()]
 
     @property
     def is_production(self) -> bool:
