@@ -35,5 +35,23 @@ async def test_demo_has_enrollments_and_a_full_event_with_a_waiting_list(
         ("u-edsger", "WAITLISTED", 2),
     ]
     ada = (await api('{ user(ref: "u-ada") { id } }', token=token[1]))["data"]["user"]["id"]
+    event_id = (await api('{ offerEvent(ref: "o-feedback-small") { id } }', token=token[1]))[
+        "data"
+    ]["offerEvent"]["id"]
     enrolled = await api('{ enrollments(userId: "%s") { status } }' % ada, token=token[1])
     assert [row["status"] for row in enrolled["data"]["enrollments"]] == ["ENROLLED", "ENROLLED"]
+
+    # The README's next step: Ada cancels, and the first in line gets her seat.
+    left = await api(
+        'mutation { unenrollUserFromOfferEvent(userId: "%s", offerEventId: "%s") { success } }'
+        % (ada, event_id),
+        token=token[1],
+    )
+    assert left == {"data": {"unenrollUserFromOfferEvent": {"success": True}}}
+    after = (await api(FULL_EVENT, token=token[1]))["data"]["offerEvent"]
+    statuses = {
+        edge["node"]["user"]["ref"]: (edge["node"]["status"], edge["node"]["waitlistPosition"])
+        for edge in after["enrollments"]["edges"]
+    }
+    assert statuses["u-alan"] == ("ENROLLED", None)
+    assert statuses["u-edsger"] == ("WAITLISTED", 1)
