@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from offerdesk import metrics
 from offerdesk.auth.http import token_endpoint
 from offerdesk.config import Settings, get_settings
 from offerdesk.db import Database
@@ -86,6 +87,14 @@ def tune_gc() -> None:
     gc.set_threshold(25_000, 20, 10)
 
 
+def _pool_capacity(settings: Settings) -> int:
+    """The most connections one process's pool may open (SQLAlchemy's QueuePool defaults
+    are 5 + 10 on SQLite, where Offerdesk does not size the pool)."""
+    if settings.database_url.startswith("sqlite"):
+        return 15
+    return settings.db_pool_size + settings.db_max_overflow
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     if not logging.getLogger().handlers:
@@ -107,20 +116,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             ),
         )
-    if settings.access_log:
-        # Outermost, so requests refused by the other middleware are logged too.
-        middleware.insert(0, Middleware(AccessLog))
+    observer = metrics.observe_request if settings.metrics_token else None
+    if settings.access_log or observer is not None:
+        # Outermost, so requests refused by the other middleware are logged and counted too.
+        middleware.insert(0, Middleware(AccessLog, log=settings.access_log, observer=observer))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tune_gc()
         yield
         await app.state.db.dispose()
+        metrics.process_exited()
 
     graphql_methods = ["GET", "POST"]
     routes: list[BaseRoute] = []
     if settings.graphiql_enabled:
         routes.append(Mount("/graphiql/static", StaticFiles(directory=STATIC_DIR)))
+    if settings.metrics_token:
+        routes.append(Route("/metrics", metrics.metrics_endpoint, methods=["GET"]))
     if settings.bench_floor:
         routes.append(Route("/_bench/floor", bench_floor, methods=["GET", "POST"]))
     app = Starlette(
@@ -141,6 +154,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The engine is created here, not in the lifespan, so an app used without a lifespan
     # (a test client) still works; its pool connects lazily on first use.
     app.state.db = Database(settings.database_url, settings)
+    if settings.metrics_token:
+        metrics.install(app.state.db.engine, _pool_capacity(settings))
     app.state.schema = build_schema(SchemaOptions.from_settings(settings))
     app.state.response_cache = (
         ResponseCache(settings.response_cache_mb * 1024 * 1024)

@@ -3,8 +3,11 @@
 import asyncio
 import errno
 import logging
+import os
 import socket
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -151,6 +154,28 @@ def serve(host: str, port: int, workers: int, no_migrate: bool) -> None:
     settings = _database(migrated=no_migrate)
     if not no_migrate:
         upgrade(settings.database_url)
+    with _metrics_directory(settings):
+        _run_server(host, port, workers, settings)
+
+
+@contextmanager
+def _metrics_directory(settings: Settings) -> Iterator[None]:
+    """With /metrics on, a directory for prometheus-client's multiprocess mode, so that every
+    worker's metrics add up (metrics.py). Set before the app (and prometheus-client) is
+    imported; a directory the operator gave in PROMETHEUS_MULTIPROC_DIR is used as it is
+    (it must be empty at start); ours is removed at exit."""
+    if not settings.metrics_token or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="offerdesk-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _run_server(host: str, port: int, workers: int, settings: Settings) -> None:
     uvicorn.run(
         "offerdesk.app:create_app",
         factory=True,

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
     response_cache_mb: int = Field(default=64, ge=0)
+    # GET /metrics (Prometheus) answers requests bearing this token; empty: no /metrics at
+    # all. At least 16 characters, since it guards operational detail.
+    metrics_token: str = ""
     # Web pages on these origins may call the API from a browser (CORS), comma- or
     # space-separated, e.g. "https://admin.example.com, https://intranet.example.com";
     # "*" allows any origin. Empty (the default): no cross-origin access at all.
@@ -86,6 +89,13 @@ class Settings(BaseSettings):
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_metrics_token(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("must be empty (no /metrics) or at least 16 characters")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -1,9 +1,9 @@
 """Logging: the process's log format (text or JSON lines) and the access log.
 
 The access log is one line per HTTP request, written by :class:`AccessLog` (ASGI middleware)
-when the response is finished: method, path, status, duration in milliseconds, request id
-and API client id. It never holds the query string (GET queries carry their variables
-there), headers, bodies or tokens.
+when the response is finished: method, path, status, duration in milliseconds, request id,
+API client id and GraphQL operation name. It never holds the query string (GET queries
+carry their variables there), headers, bodies or tokens.
 """
 
 import json
@@ -12,6 +12,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,9 +38,15 @@ TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 @dataclass
 class RequestInfo:
-    """What the access log learns while a request runs (the caller's API client)."""
+    """What the access log learns while a request runs: the caller's API client and the
+    GraphQL operation's name."""
 
     client_id: str | None = None
+    operation: str | None = None
+
+
+# Called with (method, path, status, seconds, info) when a request's answer is sent.
+RequestObserver = Callable[[str, str, int, float, RequestInfo], None]
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("offerdesk_request", default=None)
@@ -51,6 +58,14 @@ def note_client(client_id: str | None) -> None:
     info = _current.get()
     if info is not None:
         info.client_id = client_id
+
+
+def note_operation(name: str | None) -> None:
+    """Record the GraphQL operation name of the request being served (access log, metrics).
+    Does nothing outside a request."""
+    info = _current.get()
+    if info is not None:
+        info.operation = name
 
 
 class JsonFormatter(logging.Formatter):
@@ -99,8 +114,12 @@ class AccessLog:
     and on the response.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, log: bool = True, observer: RequestObserver | None = None
+    ) -> None:
         self.app = app
+        self.log = log
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,25 +145,36 @@ class AccessLog:
             await self.app(scope, receive, send_with_id)
         finally:
             _current.reset(token)
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            seconds = time.perf_counter() - started
             method, path = scope["method"], scope["path"]
-            access_log.info(
-                "%s %s %s %.1f ms request_id=%s client_id=%s",
-                method,
-                path,
-                status,
-                duration_ms,
-                request_id,
-                info.client_id or "-",
-                extra={
-                    "method": method,
-                    "path": path,
-                    "status": status,
-                    "duration_ms": duration_ms,
-                    "request_id": request_id,
-                    "client_id": info.client_id,
-                },
-            )
+            if self.observer is not None:
+                self.observer(method, path, status, seconds, info)
+            if self.log:
+                self._write(method, path, status, round(seconds * 1000, 1), request_id, info)
+
+    @staticmethod
+    def _write(
+        method: str, path: str, status: int, duration_ms: float, request_id: str, info: RequestInfo
+    ) -> None:
+        access_log.info(
+            "%s %s %s %.1f ms request_id=%s client_id=%s operation=%s",
+            method,
+            path,
+            status,
+            duration_ms,
+            request_id,
+            info.client_id or "-",
+            info.operation or "-",
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": duration_ms,
+                "request_id": request_id,
+                "client_id": info.client_id,
+                "operation": info.operation,
+            },
+        )
 
 
 def _request_id(scope: Scope) -> str:

@@ -19,6 +19,7 @@ from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.operations import OperationChoice
 from offerdesk.graphql.scalars import SCALARS
+from offerdesk.metrics import RequestMetrics
 from offerdesk.offers.schema import OfferMutations, OfferQueries
 from offerdesk.users.schema import UserMutations, UserQueries
 
@@ -69,6 +70,7 @@ def build_schema(options: SchemaOptions = SchemaOptions()) -> OfferdeskSchema:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[object] = [
         ErrorPhases,
+        RequestMetrics,
         # Before the parser cache, which parses in its own hook with these options.
         lambda: TokenLimit(options.max_tokens),
         lambda: ParserCache(maxsize=512),
