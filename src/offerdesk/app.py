@@ -25,6 +25,7 @@ from offerdesk.graphql.limits import BodySizeLimit
 from offerdesk.graphql.schema import SchemaOptions, build_schema
 from offerdesk.logs import AccessLog, configure_logging
 from offerdesk.preflight import explain
+from offerdesk.ratelimit import Budget, RateLimit
 
 log = logging.getLogger("offerdesk")
 
@@ -101,7 +102,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # A worker process started by ``serve --workers N`` (or any server given this
         # factory) logs like the command does; a host that set up logging keeps its own.
         configure_logging(settings.log_level, settings.log_format)
+    # The engine is created here, not in the lifespan, so an app used without a lifespan
+    # (a test client) still works; its pool connects lazily on first use.
+    database = Database(settings.database_url, settings)
     middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    per_client = Budget.parse(settings.rate_limit)
+    auth_failures = Budget.parse(settings.auth_failure_limit)
+    if per_client or auth_failures:
+        middleware.insert(
+            0,
+            Middleware(
+                RateLimit,
+                db=database,
+                per_client=per_client,
+                auth_failures=auth_failures,
+            ),
+        )
     origins = settings.cors_origin_list
     if origins:
         middleware.insert(
@@ -151,9 +167,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.router.redirect_slashes = False
     app.state.settings = settings
-    # The engine is created here, not in the lifespan, so an app used without a lifespan
-    # (a test client) still works; its pool connects lazily on first use.
-    app.state.db = Database(settings.database_url, settings)
+    app.state.db = database
     if settings.metrics_token:
         metrics.install(app.state.db.engine, _pool_capacity(settings))
     app.state.schema = build_schema(SchemaOptions.from_settings(settings))

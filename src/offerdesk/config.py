@@ -1,5 +1,6 @@
 """Settings, read from the environment (prefix ``OFFERDESK_``); the one place they are defined."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -79,6 +80,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
     response_cache_mb: int = Field(default=64, ge=0)
+    # Rate limits (ratelimit.py), "COUNT/SECONDS" or empty (off): requests to /graphql per API
+    # client, and refused authentications per client address.
+    rate_limit: str = ""
+    auth_failure_limit: str = ""
     # GET /metrics (Prometheus) answers requests bearing this token; empty: no /metrics at
     # all. At least 16 characters, since it guards operational detail.
     metrics_token: str = ""
@@ -89,6 +94,14 @@ class Settings(BaseSettings):
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False
+
+    @field_validator("rate_limit", "auth_failure_limit")
+    @classmethod
+    def _budget(cls, value: str) -> str:
+        found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+        if value.strip() and (not found or int(found[1]) < 1 or int(found[2]) < 1):
+            raise ValueError('must be "COUNT/SECONDS", e.g. "600/60", or empty (off)')
+        return value
 
     @field_validator("metrics_token")
     @classmethod

@@ -7,4 +7,5 @@ def import_all() -> None:
     import offerdesk.enrollments.models
     import offerdesk.events.models
     import offerdesk.offers.models
+    import offerdesk.ratelimit
     import offerdesk.users.models  # noqa: F401
