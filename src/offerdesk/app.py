@@ -23,9 +23,10 @@ from offerdesk.graphql.cache import ResponseCache
 from offerdesk.graphql.http import STATIC_DIR, graphql_endpoint
 from offerdesk.graphql.limits import BodySizeLimit
 from offerdesk.graphql.schema import SchemaOptions, build_schema
+from offerdesk.idempotency import Idempotency
 from offerdesk.logs import AccessLog, configure_logging
 from offerdesk.preflight import explain
-from offerdesk.ratelimit import Budget, RateLimit
+from offerdesk.ratelimit import Budget, CallerKeys, RateLimit
 
 log = logging.getLogger("offerdesk")
 
@@ -105,7 +106,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The engine is created here, not in the lifespan, so an app used without a lifespan
     # (a test client) still works; its pool connects lazily on first use.
     database = Database(settings.database_url, settings)
-    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    callers = CallerKeys(database)
+    middleware = [
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        # Inside the body limit: it reads the body first, which must not bypass the limit.
+        Middleware(Idempotency, db=database, caller_key=callers),
+    ]
     per_client = Budget.parse(settings.rate_limit)
     auth_failures = Budget.parse(settings.auth_failure_limit)
     if per_client or auth_failures:

@@ -115,56 +115,17 @@ async def over_budget(db: Database, key: str, budget: Budget) -> int | None:
     return max(1, math.ceil((ends_ms - now_ms) / 1000))
 
 
-class RateLimit:
-    """ASGI middleware applying the two budgets to ``/graphql`` and ``/oauth/token/``."""
+class CallerKeys:
+    """The caller of a request as a key for budgets and idempotency keys: ``client:<uuid>``
+    for a token of an API client, ``token:<hash>`` for a command-line token, None without a
+    known bearer token. A token's client never changes, so each is looked up once per
+    process (a bounded cache, so a flood of made-up tokens cannot grow it)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        db: Database,
-        per_client: Budget | None,
-        auth_failures: Budget | None,
-    ) -> None:
-        self.app = app
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.per_client = per_client
-        self.auth_failures = auth_failures
-        self._keys: dict[str, str | None] = {}
+        self._keys: dict[str, str] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or (path not in GRAPHQL_PATHS and path not in TOKEN_PATHS):
-            await self.app(scope, receive, send)
-            return
-        address = (scope.get("client") or ("unknown",))[0]
-        failure_key = f"auth-failures:{address}"
-        if self.auth_failures is not None:
-            wait = await over_budget(self.db, failure_key, self.auth_failures)
-            if wait is not None:
-                await self._refuse(send, path, wait, "too many failed authentications")
-                return
-        if self.per_client is not None and path in GRAPHQL_PATHS:
-            key = await self._client_key(scope)
-            if key is not None:
-                wait = await hit(self.db, key, self.per_client)
-                if wait is not None:
-                    await self._refuse(send, path, wait, "too many requests for this client")
-                    return
-        status = 0
-
-        async def watch(message: dict[str, object]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])  # type: ignore[call-overload]
-            await send(message)
-
-        await self.app(scope, receive, watch)  # type: ignore[arg-type]
-        if self.auth_failures is not None and status == 401:
-            await hit(self.db, failure_key, self.auth_failures)
-
-    async def _client_key(self, scope: Scope) -> str | None:
-        """The budget key of the request's bearer token: its client's, or the token's own
-        when it has none; None without a known token (its 401 counts as a failure)."""
+    async def __call__(self, scope: Scope) -> str | None:
         headers = dict(scope.get("headers", []))
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         token = token.strip()
@@ -186,6 +147,54 @@ class RateLimit:
             self._keys.clear()
         self._keys[token_hash] = key
         return key
+
+
+class RateLimit:
+    """ASGI middleware applying the two budgets to ``/graphql`` and ``/oauth/token/``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        db: Database,
+        per_client: Budget | None,
+        auth_failures: Budget | None,
+    ) -> None:
+        self.app = app
+        self.db = db
+        self.per_client = per_client
+        self.auth_failures = auth_failures
+        self._caller_key = CallerKeys(db)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or (path not in GRAPHQL_PATHS and path not in TOKEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        address = (scope.get("client") or ("unknown",))[0]
+        failure_key = f"auth-failures:{address}"
+        if self.auth_failures is not None:
+            wait = await over_budget(self.db, failure_key, self.auth_failures)
+            if wait is not None:
+                await self._refuse(send, path, wait, "too many failed authentications")
+                return
+        if self.per_client is not None and path in GRAPHQL_PATHS:
+            key = await self._caller_key(scope)
+            if key is not None:
+                wait = await hit(self.db, key, self.per_client)
+                if wait is not None:
+                    await self._refuse(send, path, wait, "too many requests for this client")
+                    return
+        status = 0
+
+        async def watch(message: dict[str, object]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])  # type: ignore[call-overload]
+            await send(message)
+
+        await self.app(scope, receive, watch)  # type: ignore[arg-type]
+        if self.auth_failures is not None and status == 401:
+            await hit(self.db, failure_key, self.auth_failures)
 
     @staticmethod
     async def _refuse(send: Send, path: str, wait: int, why: str) -> None:

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerdesk import idempotency
 from offerdesk.auth.service import Principal
 from offerdesk.config import Settings
 from offerdesk.db import Database
@@ -60,8 +61,17 @@ class Context:
         burst of requests cannot exhaust the pool while each waits for its second one.
         """
         await self._end_read()
-        async with self.db.transaction() as session:
-            yield session
+        # An Idempotency-Key commits with the request's first write transaction, or not at all
+        # (idempotency.py): a concurrent duplicate fails here, before its mutation runs.
+        claimed = False
+        try:
+            async with self.db.transaction() as session:
+                claimed = await idempotency.claim_in(session)
+                yield session
+        except BaseException:
+            if claimed:
+                idempotency.release()
+            raise
         await self._end_read()
         self.loaders = Loaders(self)
 
