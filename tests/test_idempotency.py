@@ -123,3 +123,12 @@ async def test_concurrent_duplicates_on_two_processes_run_once(
     assert len({answer.content for answer in answers}) == 1
     assert sum("idempotent-replayed" in answer.headers for answer in answers) == 11
     assert len((await snapshot(db))["offers"]) == 1
+
+
+async def test_the_body_size_limit_holds_with_a_key(
+    client: AsyncClient, token: str, db: Database
+) -> None:
+    huge = CREATE % ("x" * 2_000_000)
+    response = await post(client, token, huge, "big-key")
+    assert response.status_code == 413
+    assert (await snapshot(db))["idempotency_keys"] == []
