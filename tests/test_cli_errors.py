@@ -299,3 +299,12 @@ def test_settings_give_driverless_urls_the_async_driver() -> None:
     assert Settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
     assert with_async_driver("postgresql+asyncpg://u@h/d") == "postgresql+asyncpg://u@h/d"
     assert with_async_driver("mysql://u@h/d") == "mysql://u@h/d"
+
+
+async def test_debug_shows_the_traceback(workdir: Path) -> None:
+    result = await run(
+        workdir, "--debug", "token", "create", "--scopes", "events.read", database_url="not a url"
+    )
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+    assert "DatabaseProblem" in result.stderr
