@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format schema install clean bench bench-data bench-smoke bench-explain wrk
+.PHONY: run test test-needs lint format schema install clean bench bench-data bench-smoke bench-explain wrk
 
 $(INSTALLED): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -25,8 +25,20 @@ run: $(INSTALLED)
 	$(BIN)/offerdesk serve --no-migrate --port $(PORT)
 
 ## Set up and run the whole test suite (PostgreSQL too when OFFERDESK_TEST_POSTGRES_URL is set).
-test: $(INSTALLED)
+test: test-needs $(INSTALLED)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## What the tests need besides Python, checked first: what is missing is named in one line.
+test-needs:
+	@missing=""; \
+	{ command -v node >/dev/null \
+	  && node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; } \
+	  || missing="$$missing Node.js>=20"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	test -x /usr/bin/chromium || missing="$$missing /usr/bin/chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "make test needs:$$missing (Debian/Ubuntu: apt-get install nodejs npm chromium)"; \
+	  exit 1; fi
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench

@@ -252,6 +252,27 @@ async def test_declining_frees_the_spot_and_reports_unknown_ids(api: Api, db: Da
     assert (await enroll(api, first, event))["status"] == "WAITLISTED"
 
 
+async def test_declining_a_seat_and_the_one_it_promotes_in_one_call_keeps_the_counters(
+    api: Api, db: Database
+) -> None:
+    """Declining the seated one promotes the first in the queue, whom the same call then
+    declines too: the second decline must see the promotion (found by the state machine on
+    PostgreSQL, where the function read the batch's rows only once)."""
+    event = await make_event(db, capacity=1)
+    seated, queued, last = await make_users(db, 3)
+    ids = [(await enroll(api, user, event))["id"] for user in (seated, queued, last)]
+    data = await api.data(
+        "mutation($ids: [UUID!]!) { declineEnrollments(ids: $ids) "
+        "{ response { succeededIds failedIds } } }",
+        {"ids": ids[:2]},
+    )
+    assert data["declineEnrollments"]["response"] == {"succeededIds": ids[:2], "failedIds": []}
+    state = await roster(api, event)
+    statuses = {e["node"]["userId"]: e["node"]["status"] for e in state["enrollments"]["edges"]}
+    assert statuses == {seated: "DECLINED", queued: "DECLINED", last: "ENROLLED"}
+    assert (state["enrolledCount"], state["waitlistedCount"]) == (1, 0)
+
+
 UPDATE_CAPACITY = """
 mutation($id: UUID!, $max: Int) {
   updateOfferEvent(id: $id, offerEvent: {maxParticipants: $max}) {

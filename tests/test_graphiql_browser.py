@@ -89,6 +89,12 @@ async def test_graphiql_runs_the_seed_query_in_chromium(
             }
         }
     }
+    # The Docs panel has the schema, fetched again when the token was pasted (no reload).
+    assert "query: Query" in page["docsShown"], page["docsShown"]
+    assert "mutation: Mutation" in page["docsShown"]
+    assert "Error fetching schema" not in page["docsShown"]
+    # A new browser's first tab opens on the demo's example query.
+    assert 'offerEvent(ref: "o-feedback-small")' in page["defaultQuery"]
     shown = page["resultShown"]
     assert '"title": "Starting moment September"' in shown, shown
     assert '"contentTitle": "PM essentials"' in shown, shown

@@ -9,12 +9,13 @@ from functools import lru_cache
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from offerdesk import locking
+from offerdesk import locking, metrics
 from offerdesk.auth.http import token_endpoint
 from offerdesk.config import Settings, get_settings
 from offerdesk.db import Database
@@ -22,6 +23,10 @@ from offerdesk.graphql.cache import ResponseCache
 from offerdesk.graphql.http import STATIC_DIR, graphql_endpoint
 from offerdesk.graphql.limits import BodySizeLimit
 from offerdesk.graphql.schema import SchemaOptions, build_schema
+from offerdesk.idempotency import Idempotency
+from offerdesk.logs import AccessLog, configure_logging
+from offerdesk.preflight import explain
+from offerdesk.ratelimit import Budget, CallerKeys, RateLimit
 
 log = logging.getLogger("offerdesk")
 
@@ -37,8 +42,11 @@ async def readyz(request: Request) -> Response:
             # The migrations' own table: a reachable but empty or wrong database (a SQLite
             # path that just created a new file) is not ready either.
             await connection.execute(text("SELECT version_num FROM alembic_version"))
-    except Exception:
-        log.warning("readiness check: database unreachable", exc_info=True)
+    except Exception as exc:
+        # One line per failed probe, not a traceback: a load balancer probes every few
+        # seconds, and the cause is the same each time.
+        reason = (explain(exc, db.url) or f"{type(exc).__name__}: {exc}").splitlines()[0]
+        log.warning("readiness check failed: %s", reason[:300])
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "reachable"})
 
@@ -81,8 +89,59 @@ def tune_gc() -> None:
     gc.set_threshold(25_000, 20, 10)
 
 
+def _pool_capacity(settings: Settings) -> int:
+    """The most connections one process's pool may open (SQLAlchemy's QueuePool defaults
+    are 5 + 10 on SQLite, where Offerdesk does not size the pool)."""
+    if settings.database_url.startswith("sqlite"):
+        return 15
+    return settings.db_pool_size + settings.db_max_overflow
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    if not logging.getLogger().handlers:
+        # A worker process started by ``serve --workers N`` (or any server given this
+        # factory) logs like the command does; a host that set up logging keeps its own.
+        configure_logging(settings.log_level, settings.log_format)
+    # The engine is created here, not in the lifespan, so an app used without a lifespan
+    # (a test client) still works; its pool connects lazily on first use.
+    database = Database(settings.database_url, settings)
+    callers = CallerKeys(database)
+    middleware = [
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        # Inside the body limit: it reads the body first, which must not bypass the limit.
+        Middleware(Idempotency, db=database, caller_key=callers),
+    ]
+    per_client = Budget.parse(settings.rate_limit)
+    auth_failures = Budget.parse(settings.auth_failure_limit)
+    if per_client or auth_failures:
+        middleware.insert(
+            0,
+            Middleware(
+                RateLimit,
+                db=database,
+                per_client=per_client,
+                auth_failures=auth_failures,
+            ),
+        )
+    origins = settings.cors_origin_list
+    if origins:
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "POST"],
+                # What a GraphQL client sends; bearer tokens, never cookies (no credentials).
+                allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+                expose_headers=["X-Request-Id", "Retry-After", "WWW-Authenticate"],
+                max_age=600,
+            ),
+        )
+    observer = metrics.observe_request if settings.metrics_token else None
+    if settings.access_log or observer is not None:
+        # Outermost, so requests refused by the other middleware are logged and counted too.
+        middleware.insert(0, Middleware(AccessLog, log=settings.access_log, observer=observer))
     locking.set_enabled(not settings.unsafe_disable_locks)
 
     @asynccontextmanager
@@ -90,11 +149,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tune_gc()
         yield
         await app.state.db.dispose()
+        metrics.process_exited()
 
     graphql_methods = ["GET", "POST"]
     routes: list[BaseRoute] = []
     if settings.graphiql_enabled:
         routes.append(Mount("/graphiql/static", StaticFiles(directory=STATIC_DIR)))
+    if settings.metrics_token:
+        routes.append(Route("/metrics", metrics.metrics_endpoint, methods=["GET"]))
     if settings.bench_floor:
         routes.append(Route("/_bench/floor", bench_floor, methods=["GET", "POST"]))
     app = Starlette(
@@ -108,13 +170,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=middleware,
     )
     app.router.redirect_slashes = False
     app.state.settings = settings
-    # The engine is created here, not in the lifespan, so an app used without a lifespan
-    # (a test client) still works; its pool connects lazily on first use.
-    app.state.db = Database(settings.database_url, settings)
+    app.state.db = database
+    if settings.metrics_token:
+        metrics.install(app.state.db.engine, _pool_capacity(settings))
     app.state.schema = build_schema(SchemaOptions.from_settings(settings))
     app.state.response_cache = (
         ResponseCache(settings.response_cache_mb * 1024 * 1024)

@@ -1,10 +1,53 @@
 """Settings, read from the environment (prefix ``OFFERDESK_``); the one place they are defined."""
 
+import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+# The async driver each database needs. A URL that names only the database
+# (``postgresql://…``, ``sqlite:///…``) gets it: SQLAlchemy would otherwise pick a synchronous
+# driver that is not installed (psycopg2/psycopg) or cannot run under asyncio.
+ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+SUPPORTED_DRIVERS = frozenset(ASYNC_DRIVERS.values())
+
+
+def with_async_driver(url: str) -> str:
+    """``url`` with the async driver added when it names none; any other URL is returned as
+    it is (an unsupported or malformed one is reported where it is used, see preflight.py).
+
+    ``postgresql://u@h/db`` and ``postgres://…`` become ``postgresql+asyncpg://…``;
+    ``sqlite:///x.db`` becomes ``sqlite+aiosqlite:///x.db``.
+    """
+    scheme, separator, rest = url.strip().partition("://")
+    driver = ASYNC_DRIVERS.get(scheme.lower())
+    if not separator or driver is None:
+        return url
+    return f"{driver}://{rest}"
+
+
+def describe_database(url: str) -> str:
+    """Where a database URL points, for people: the absolute file of a SQLite URL, or the
+    URL with its password masked (``***``). Never raises; an unparsable URL is described as
+    such (without echoing it, since it may hold a password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "an unparsable OFFERDESK_DATABASE_URL"
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return "SQLite in memory"
+        return f"SQLite file {Path(parsed.database).resolve()}"
+    return parsed.render_as_string(hide_password=True)
 
 
 class Settings(BaseSettings):
@@ -25,6 +68,10 @@ class Settings(BaseSettings):
     # SQLite waits this long for a competing writer before giving up (milliseconds).
     sqlite_busy_timeout_ms: int = Field(default=30000, ge=0)
     log_level: str = "INFO"
+    # "json": one JSON object per log line, for log collectors; "text": for people.
+    log_format: Literal["text", "json"] = "text"
+    # One line per HTTP request (logs.py), at INFO on the logger "offerdesk.access".
+    access_log: bool = True
     # Query limits (graphql/limits.py says where the defaults come from).
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=15, ge=0)
@@ -33,6 +80,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
     response_cache_mb: int = Field(default=64, ge=0)
+    # Rate limits (ratelimit.py), "COUNT/SECONDS" or empty (off): requests to /graphql per API
+    # client, and refused authentications per client address.
+    rate_limit: str = ""
+    auth_failure_limit: str = ""
+    # GET /metrics (Prometheus) answers requests bearing this token; empty: no /metrics at
+    # all. At least 16 characters, since it guards operational detail.
+    metrics_token: str = ""
+    # Web pages on these origins may call the API from a browser (CORS), comma- or
+    # space-separated, e.g. "https://admin.example.com, https://intranet.example.com";
+    # "*" allows any origin. Empty (the default): no cross-origin access at all.
+    cors_origins: str = ""
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False
@@ -45,6 +103,32 @@ class Settings(BaseSettings):
         if self.is_production and self.unsafe_disable_locks:
             raise ValueError("OFFERDESK_UNSAFE_DISABLE_LOCKS cannot be set in production")
         return self
+
+    @field_validator("rate_limit", "auth_failure_limit")
+    @classmethod
+    def _budget(cls, value: str) -> str:
+        found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+        if value.strip() and (not found or int(found[1]) < 1 or int(found[2]) < 1):
+            raise ValueError('must be "COUNT/SECONDS", e.g. "600/60", or empty (off)')
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_metrics_token(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("must be empty (no /metrics) or at least 16 characters")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return with_async_driver(value)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The origins of ``cors_origins``, each without a trailing slash (a browser's
+        Origin header never has one, so ``https://a.example/`` would never match)."""
+        return [origin.rstrip("/") for origin in self.cors_origins.replace(",", " ").split()]
 
     @property
     def is_production(self) -> bool:

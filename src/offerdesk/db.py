@@ -176,6 +176,9 @@ class Database:
             return
         async with self._reads() as session:
             yield session
+            # Nothing to send (the statement committed itself); the session's commit tells
+            # its observers (metrics.py) that what it wrote is committed.
+            await session.commit()
 
     async def data_version(self, session: AsyncSession) -> str:
         """A value that changes whenever committed data changes, in every process sharing the

@@ -6,5 +6,7 @@ def import_all() -> None:
     import offerdesk.content.models
     import offerdesk.enrollments.models
     import offerdesk.events.models
+    import offerdesk.idempotency
     import offerdesk.offers.models
+    import offerdesk.ratelimit
     import offerdesk.users.models  # noqa: F401

@@ -69,6 +69,10 @@ try {
     await page.keyboard.press('Escape'); // close an autocompletion list, if one is open
     return page.locator(selector).evaluate((element) => element.CodeMirror.getValue());
   };
+  // The first tab of a new browser holds the demo's example query.
+  const defaultQuery = await page
+    .locator('.graphiql-query-editor .CodeMirror')
+    .evaluate((element) => element.CodeMirror.getValue());
   step = 'type the query';
   const queryText = await typeInto('.graphiql-query-editor .CodeMirror', QUERY);
   step = 'type the headers';
@@ -76,6 +80,20 @@ try {
   const headersSelector = '.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror';
   await page.locator(headersSelector).waitFor({ timeout: 5000 });
   const headersText = await typeInto(headersSelector, HEADERS);
+
+  step = 'open the Docs panel';
+  // Without a reload: pasting the token must be enough for the schema (Docs, completion).
+  await page.locator('button[aria-label="Show Documentation Explorer"]').click();
+  const docs = page.locator('.graphiql-doc-explorer');
+  await page.waitForFunction(
+    () => {
+      const panel = document.querySelector('.graphiql-doc-explorer');
+      return panel && panel.querySelector('.graphiql-doc-explorer-root-type');
+    },
+    null,
+    { timeout: 15000 },
+  );
+  const docsShown = await docs.innerText();
 
   step = 'run the query';
   await page.locator('.graphiql-execute-button').click();
@@ -92,7 +110,17 @@ try {
   const resultShown = await page.locator('.graphiql-response').innerText();
   await page.screenshot({ path: screenshot });
   console.log(
-    JSON.stringify({ title, queryText, headersText, resultText, resultShown, requests, pageErrors }),
+    JSON.stringify({
+      title,
+      defaultQuery,
+      queryText,
+      headersText,
+      docsShown,
+      resultText,
+      resultShown,
+      requests,
+      pageErrors,
+    }),
   );
 } catch (error) {
   await browser.contexts()[0]?.pages()[0]?.screenshot({ path: screenshot }).catch(() => {});

@@ -197,7 +197,7 @@ async def test_min_above_max_is_refused_on_the_field_that_was_given(db: Database
         ErrorCode.BAD_USER_INPUT,
         "offer_event.max_participants",
     )
-    assert error.message == "minParticipants (5) must not exceed maxParticipants (4)"
+    assert error.message == "min_participants (5) must not exceed max_participants (4)"
     await refusal(
         db,
         lambda session: events.update(session, event.id, {"min_participants": 11}),

@@ -26,3 +26,7 @@ class ApiToken(Entity, Base):
     client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("api_clients.id"))
     scopes: Mapped[str] = mapped_column(String(500))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The token's first characters, to name it in lists and revoke it (too few to use it);
+    # None for tokens issued before migration 0004.
+    prefix: Mapped[str | None] = mapped_column(String(16), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

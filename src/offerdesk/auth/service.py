@@ -15,6 +15,9 @@ from offerdesk.db import utcnow
 from offerdesk.errors import bad_input
 
 TOKEN_PREFIX = "odt_"
+# How much of a token is kept in clear to name it (``odt_`` and 8 of its 43 random
+# characters: 48 of its 256 bits, useless to an attacker, unique enough to pick one out).
+SHOWN_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 CLIENT_ID_PREFIX = "odc_"
 
 
@@ -69,6 +72,7 @@ async def issue_token(
     session.add(
         ApiToken(
             token_hash=hash_secret(token),
+            prefix=token[:SHOWN_PREFIX_LENGTH],
             client_id=client.id if client else None,
             scopes=format_scopes(scopes),
             expires_at=expires_at,
@@ -90,9 +94,10 @@ async def authenticate_client(
 
 
 async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
-    """The principal a bearer token stands for, or None when it is unknown or expired."""
+    """The principal a bearer token stands for, or None when it is unknown, expired or revoked
+    (itself or its client)."""
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(token)))
-    if row is None or row.expires_at <= utcnow():
+    if row is None or row.expires_at <= utcnow() or row.revoked_at is not None:
         return None
     scopes = parse_scopes(row.scopes)
     if row.client_id is None:

@@ -44,6 +44,15 @@ from offerdesk.repository import find_row, ids_by_refs
 from offerdesk.users.models import User
 from offerdesk.validation import one_key, storable
 
+# session.info key: the causes of the status changes a session wrote, lower-case, for observers
+# that count them at commit (metrics.py). The Python path's changes are seen as ORM objects;
+# the PostgreSQL functions report theirs (migration 0007) and the service notes them here.
+CHANGES_KEY = "offerdesk_enrollment_changes"
+
+
+def _note_changes(session: AsyncSession, causes: Sequence[str] | None) -> None:
+    session.info.setdefault(CHANGES_KEY, []).extend(cause.lower() for cause in causes or ())
+
 
 @dataclass(frozen=True)
 class EnrollRequest:
@@ -102,7 +111,9 @@ async def enroll(session: AsyncSession, request: EnrollRequest) -> Enrollment:
             },
         )
     ).one()
-    return _enrollment_of_result(row, *paths)
+    enrollment = _enrollment_of_result(row, *paths)
+    _note_changes(session, row.causes)
+    return enrollment
 
 
 async def _enroll(
@@ -194,7 +205,7 @@ def _refusal(
     detail: str | None = None,
 ) -> DomainError:
     """The error for a refused enrollment change, by outcome code: the same on both paths
-    (the codes are those the PostgreSQL functions of migration 0004 return)."""
+    (the codes are those the PostgreSQL functions of migration 0007 return)."""
     if outcome == "EVENT_NOT_FOUND":
         return not_found("offer event", event_path)
     if outcome == "USER_NOT_FOUND":
@@ -228,7 +239,7 @@ def _refusal(
 
 def _in_one_statement(session: AsyncSession) -> bool:
     """PostgreSQL runs every enrollment change as one server-side function call (migration
-    0004): the event row is locked for that one round trip. SQLite runs the Python path."""
+    0007): the event row is locked for that one round trip. SQLite runs the Python path."""
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -300,7 +311,7 @@ async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> int:
 
     The caller holds the event row (locked, or SQLite's write lock) in this transaction and
     has its current counters (every change of them goes through ``_bump``). PostgreSQL runs
-    the promotion as one function call (migration 0004).
+    the promotion as one function call (migration 0007).
     """
     if event.waitlisted_count == 0:
         return 0
@@ -316,6 +327,7 @@ async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> int:
         )
         set_committed_value(event, "enrolled_count", event.enrolled_count + count)
         set_committed_value(event, "waitlisted_count", event.waitlisted_count - count)
+        _note_changes(session, [ChangeCause.PROMOTION.value] * count)
         return count
     stmt = (
         select(Enrollment)
@@ -360,12 +372,20 @@ async def unenroll(session: AsyncSession, user_id: uuid.UUID, offer_event_id: uu
     nothing; an unknown event is NOT_FOUND on ``offer_event_id``, a user who never enrolled
     NOT_FOUND on ``user_id``."""
     if _in_one_statement(session):
-        outcome = await session.scalar(
-            text("SELECT offerdesk_unenroll(:event, :user, :now, :lock)"),
-            {"event": offer_event_id, "user": user_id, "now": utcnow(), "lock": locking.enabled()},
-        )
-        if outcome != "OK":
-            raise _refusal(str(outcome), "user_id", "offer_event_id")
+        row = (
+            await session.execute(
+                text("SELECT * FROM offerdesk_unenroll(:event, :user, :now, :lock)"),
+                {
+                    "event": offer_event_id,
+                    "user": user_id,
+                    "now": utcnow(),
+                    "lock": locking.enabled(),
+                },
+            )
+        ).one()
+        if row.outcome != "OK":
+            raise _refusal(row.outcome, "user_id", "offer_event_id")
+        _note_changes(session, row.causes)
         return True
     event = await _locked_event(session, offer_event_id, "offer_event_id")
     enrollment = await _enrollment_of(session, user_id, event.id)
@@ -383,11 +403,15 @@ async def decline(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkResult
     """
     wanted = bulk_ids(ids)
     if _in_one_statement(session):
-        found = await session.scalars(
-            text("SELECT offerdesk_decline(:ids, :now, :lock)"),
+        declined = await session.execute(
+            text("SELECT * FROM offerdesk_decline(:ids, :now, :lock)"),
             {"ids": wanted, "now": utcnow(), "lock": locking.enabled()},
         )
-        return split_found(wanted, set(found))
+        found = set()
+        for row in declined:
+            found.add(row.id)
+            _note_changes(session, row.causes)
+        return split_found(wanted, found)
     rows = (await session.scalars(select(Enrollment).where(Enrollment.id.in_(wanted)))).all()
     by_event: dict[uuid.UUID, list[Enrollment]] = defaultdict(list)
     for enrollment in rows:
@@ -482,12 +506,15 @@ async def _enroll_many_in_one_statement(
             "lock": locking.enabled(),
         },
     )
-    return [
+    enrollments = [
         _enrollment_of_result(
             row, users_key if row.position is None else f"{users_key}.{row.position}", event_key
         )
-        for row in rows
+        for row in rows.all()
     ]
+    for row in rows:
+        _note_changes(session, row.causes)
+    return enrollments
 
 
 def _record(

@@ -6,11 +6,13 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerdesk import idempotency
 from offerdesk.auth.service import Principal
 from offerdesk.config import Settings
 from offerdesk.db import Database
 from offerdesk.graphql.cache import ResponseCache
 from offerdesk.graphql.loaders import Loaders
+from offerdesk.logs import note_client
 
 
 class Context:
@@ -33,6 +35,17 @@ class Context:
         # concurrently, so they take turns.
         self._lock = asyncio.Lock()
 
+    @property
+    def principal(self) -> Principal:
+        return self._principal
+
+    @principal.setter
+    def principal(self, principal: Principal) -> None:
+        # The access log names the caller's API client (logs.py); set here, where the
+        # endpoint records who authenticated, so the endpoint needs no logging code.
+        self._principal = principal
+        note_client(principal.client_id)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
@@ -50,9 +63,20 @@ class Context:
         burst of requests cannot exhaust the pool while each waits for its second one.
         """
         await self._end_read()
-        begin = self.db.single_statement if single_statement else self.db.transaction
-        async with begin() as session:
-            yield session
+        # An Idempotency-Key commits with the request's first write transaction, or not at all
+        # (idempotency.py): a concurrent duplicate fails here, before its mutation runs. A
+        # request with a key therefore always gets a transaction, single statement or not.
+        one_statement = single_statement and not idempotency.pending()
+        begin = self.db.single_statement if one_statement else self.db.transaction
+        claimed = False
+        try:
+            async with begin() as session:
+                claimed = await idempotency.claim_in(session)
+                yield session
+        except BaseException:
+            if claimed:
+                idempotency.release()
+            raise
         await self._end_read()
         self.loaders = Loaders(self)
 

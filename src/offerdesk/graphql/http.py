@@ -24,6 +24,7 @@ from offerdesk.errors import ErrorCode
 from offerdesk.graphql.context import Context
 from offerdesk.graphql.errors import format_error
 from offerdesk.graphql.limits import BodyTooLarge
+from offerdesk.graphql.operations import operation_error_message
 
 log = logging.getLogger("offerdesk.http")
 
@@ -209,7 +210,11 @@ async def graphql_endpoint(request: Request) -> Response:
                 "mutations are only run over POST",
                 headers={"Allow": "POST"},
             ) from exc
-        except (CannotGetOperationTypeError, MissingQueryError) as exc:
+        except CannotGetOperationTypeError as exc:
+            # A request error like a document that does not validate, answered the same way.
+            status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+            raise HttpError(status, ErrorCode.BAD_USER_INPUT, operation_error_message(exc)) from exc
+        except MissingQueryError as exc:
             raise HttpError(400, ErrorCode.BAD_USER_INPUT, str(exc)) from exc
     except HttpError as exc:
         return json_response(error_body(exc.code, exc.message), exc.status, media_type, exc.headers)

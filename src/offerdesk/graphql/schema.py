@@ -17,7 +17,9 @@ from offerdesk.events.schema import EventMutations, EventQueries
 from offerdesk.graphql.cache import CachedQueries
 from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
 from offerdesk.graphql.limits import TokenLimit, limit_rules
+from offerdesk.graphql.operations import OperationChoice
 from offerdesk.graphql.scalars import SCALARS
+from offerdesk.metrics import RequestMetrics
 from offerdesk.offers.schema import OfferMutations, OfferQueries
 from offerdesk.users.schema import UserMutations, UserQueries
 
@@ -75,9 +77,11 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[object] = [
         ErrorPhases,
+        RequestMetrics,
         # Before the parser cache, which parses in its own hook with these options.
         lambda: TokenLimit(options.max_tokens),
         lambda: ParserCache(maxsize=512),
+        OperationChoice,
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
         # Last: it may answer in place of execution, after everything else has judged the

@@ -1,7 +1,7 @@
 """enrollment functions
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-29 23:10:00
 
 PostgreSQL only: every enrollment change as one server-side function, so the event row is
@@ -18,15 +18,16 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # One row describing what an enrollment call did. ``outcome`` is OK, EXISTING (an active
 # enrollment returned unchanged) or the refusal's code; ``position`` is the 0-based place in
 # a bulk call's input of the user it concerns; ``closing_date`` and ``max_participants`` are
-# for the refusals' messages; ``detail`` lists unknown refs.
+# for the refusals' messages; ``detail`` lists unknown refs; ``causes`` are the causes of the
+# status changes the call wrote (ENROLL, WAITLIST, PROMOTION, UNENROLL, DECLINE), for metrics.
 RESULT_TYPE = """
 CREATE TYPE offerdesk_enrollment_result AS (
     outcome text,
@@ -40,7 +41,8 @@ CREATE TYPE offerdesk_enrollment_result AS (
     updated_at timestamptz,
     closing_date timestamptz,
     max_participants integer,
-    detail text
+    detail text,
+    causes text[]
 )
 """
 
@@ -177,7 +179,8 @@ BEGIN
         RETURNING * INTO v_existing;
     END IF;
     -- An explicit WAITLISTED request while a spot is free must not leave both at once.
-    PERFORM offerdesk_promote(p_event.id, p_now);
+    r.causes := ARRAY[CASE v_status WHEN 'ENROLLED' THEN 'ENROLL' ELSE 'WAITLIST' END]
+        || array_fill('PROMOTION'::text, ARRAY[offerdesk_promote(p_event.id, p_now)]);
     SELECT * INTO v_existing FROM enrollments WHERE id = v_existing.id;
     r.outcome := 'OK';
     r.id := v_existing.id; r.user_id := p_user; r.status := v_existing.status;
@@ -279,7 +282,7 @@ END $$
 LEAVE = """
 CREATE FUNCTION offerdesk_leave(
     p_enrollment enrollments, p_status text, p_cause text, p_now timestamptz
-) RETURNS void
+) RETURNS text[]
 LANGUAGE plpgsql AS $$
 BEGIN
     IF p_enrollment.status = 'ENROLLED' THEN
@@ -294,7 +297,9 @@ BEGIN
     INSERT INTO enrollment_status_changes
            (enrollment_id, from_status, to_status, cause, send_mail, at)
     VALUES (p_enrollment.id, p_enrollment.status, p_status, p_cause, NULL, p_now);
-    PERFORM offerdesk_promote(p_enrollment.offer_event_id, p_now);
+    RETURN ARRAY[p_cause] || array_fill(
+        'PROMOTION'::text, ARRAY[offerdesk_promote(p_enrollment.offer_event_id, p_now)]
+    );
 END $$
 """
 
@@ -303,10 +308,11 @@ END $$
 UNENROLL = """
 CREATE FUNCTION offerdesk_unenroll(
     p_event uuid, p_user uuid, p_now timestamptz, p_lock boolean
-) RETURNS text
+) RETURNS offerdesk_enrollment_result
 LANGUAGE plpgsql AS $$
 DECLARE
     v_enrollment enrollments;
+    r offerdesk_enrollment_result;
 BEGIN
     IF p_lock THEN
         PERFORM 1 FROM offer_events WHERE id = p_event FOR UPDATE;
@@ -314,29 +320,35 @@ BEGIN
         PERFORM 1 FROM offer_events WHERE id = p_event;
     END IF;
     IF NOT FOUND THEN
-        RETURN 'EVENT_NOT_FOUND';
+        r.outcome := 'EVENT_NOT_FOUND';
+        RETURN r;
     END IF;
     SELECT * INTO v_enrollment FROM enrollments
      WHERE user_id = p_user AND offer_event_id = p_event;
     IF NOT FOUND THEN
-        RETURN 'ENROLLMENT_NOT_FOUND';
+        r.outcome := 'ENROLLMENT_NOT_FOUND';
+        RETURN r;
     END IF;
+    r.causes := '{}';
     IF v_enrollment.status IN ('ENROLLED', 'WAITLISTED') THEN
-        PERFORM offerdesk_leave(v_enrollment, 'CANCELLED', 'UNENROLL', p_now);
+        r.causes := offerdesk_leave(v_enrollment, 'CANCELLED', 'UNENROLL', p_now);
     END IF;
-    RETURN 'OK';
+    r.outcome := 'OK';
+    RETURN r;
 END $$
 """
 
-# declineEnrollments: the ids that exist (the others are the caller's failedIds). Events are
-# locked in ascending id order, so concurrent bulk calls cannot deadlock.
+# declineEnrollments: a row for each id that exists (the others are the caller's failedIds).
+# Events are locked in ascending id order, so concurrent bulk calls cannot deadlock.
 DECLINE = """
 CREATE FUNCTION offerdesk_decline(p_ids uuid[], p_now timestamptz, p_lock boolean)
-RETURNS SETOF uuid
+RETURNS SETOF offerdesk_enrollment_result
 LANGUAGE plpgsql AS $$
 DECLARE
     v_event uuid;
+    v_id uuid;
     v_enrollment enrollments;
+    r offerdesk_enrollment_result;
 BEGIN
     FOR v_event IN
         SELECT DISTINCT offer_event_id FROM enrollments WHERE id = ANY(p_ids)
@@ -345,16 +357,22 @@ BEGIN
         IF p_lock THEN
             PERFORM 1 FROM offer_events WHERE id = v_event FOR UPDATE;
         END IF;
-        FOR v_enrollment IN
-            SELECT * FROM enrollments WHERE id = ANY(p_ids) AND offer_event_id = v_event
+        FOR v_id IN
+            SELECT id FROM enrollments WHERE id = ANY(p_ids) AND offer_event_id = v_event
              ORDER BY array_position(p_ids, id)
         LOOP
+            -- Read now, not when the loop began: declining one may have promoted the next.
+            SELECT * INTO v_enrollment FROM enrollments WHERE id = v_id;
+            r := NULL;
+            r.outcome := 'OK';
+            r.id := v_enrollment.id;
+            r.causes := '{}';
             IF v_enrollment.status IN ('ENROLLED', 'WAITLISTED') THEN
-                PERFORM offerdesk_leave(v_enrollment, 'DECLINED', 'DECLINE', p_now);
+                r.causes := offerdesk_leave(v_enrollment, 'DECLINED', 'DECLINE', p_now);
             END IF;
+            RETURN NEXT r;
         END LOOP;
     END LOOP;
-    RETURN QUERY SELECT id FROM enrollments WHERE id = ANY(p_ids);
 END $$
 """
 
