@@ -29,6 +29,9 @@ class Context:
         self.principal = principal
         self.loaders = Loaders(self)
         self._session: AsyncSession | None = None
+        # True once a mutation's transaction committed: from then on a failure must not be
+        # reported as "nothing was written".
+        self.committed = False
         # One AsyncSession runs one statement at a time; resolvers and loaders run
         # concurrently, so they take turns.
         self._lock = asyncio.Lock()
@@ -50,6 +53,7 @@ class Context:
         await self._end_read()
         async with self.db.transaction() as session:
             yield session
+        self.committed = True
         await self._end_read()
         self.loaders = Loaders(self)
 
