@@ -7,12 +7,13 @@ form and text bodies (CSRF) are then decided in one readable place.
 
 import asyncio
 import logging
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -205,6 +206,19 @@ async def authenticate(request: Request, context: Context) -> Principal:
     return principal
 
 
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id_of(request: Request) -> str:
+    """The client's ``X-Request-Id`` when it is 1-64 characters of ``A-Za-z0-9._-``, else a new
+    one (32 hex digits). It is echoed into headers, messages and logs, so nothing else passes:
+    no markup, no line breaks, no megabyte of id."""
+    sent = request.headers.get("x-request-id", "")
+    if _SAFE_REQUEST_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
+
+
 def unavailable(
     media_type: str, request_id: str, message: str = "the database is unavailable"
 ) -> Response:
@@ -222,7 +236,7 @@ def unavailable(
 async def graphql_endpoint(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = request_id_of(request)
     media_type = response_media_type(request)
     if (
         request.method == "GET"
@@ -246,6 +260,10 @@ async def graphql_endpoint(request: Request) -> Response:
             result = await _execute(request, context, raw)
     except HttpError as exc:
         return json_response(error_body(exc.code, exc.message), exc.status, media_type, exc.headers)
+    except ClientDisconnect:
+        # Nobody is left to answer; not an error of ours (an info line, no traceback).
+        log.info("request %s: the client disconnected before sending its whole body", request_id)
+        return Response(status_code=400)
     except TimeoutError:
         # The request's own deadline; its session is closed (rolled back) below.
         log.warning("request %s ran out of its time budget (%g s)", request_id, budget)
