@@ -15,6 +15,7 @@ from offerdesk.config import get_settings
 from offerdesk.db import Database
 from offerdesk.errors import DomainError
 from offerdesk.migrate import upgrade
+from offerdesk.server import GuardedHttpToolsProtocol
 
 T = TypeVar("T")
 
@@ -60,7 +61,8 @@ def serve(host: str, port: int, workers: int, no_migrate: bool) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, with header time-out and size limits (server.py).
+        http=GuardedHttpToolsProtocol,
         log_level=get_settings().log_level.lower(),
         access_log=False,
         # No "server: uvicorn" header: nothing for a scanner to fingerprint.

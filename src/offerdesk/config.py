@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(default=30, gt=0, le=3600)
     # How long a client may take to send its request body (seconds); slower: 408.
     body_read_timeout_seconds: float = Field(default=10, gt=0, le=3600)
+    # Request headers (offerdesk serve, server.py): time to receive them (seconds), their total
+    # size with the request line (bytes) and their number; beyond: 408 or 431, connection closed.
+    header_read_timeout_seconds: float = Field(default=10, gt=0, le=3600)
+    max_header_bytes: int = Field(default=32_768, ge=1024)
+    max_headers: int = Field(default=100, ge=10)
     # The largest answer sent (bytes of JSON); larger ones are refused with TOO_COMPLEX.
     max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
