@@ -16,6 +16,7 @@ from offerdesk.enrollments.schema import EnrollmentMutations, EnrollmentQueries
 from offerdesk.events.schema import EventMutations, EventQueries
 from offerdesk.graphql.cache import CachedQueries
 from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
+from offerdesk.graphql.inputs import InputLimits
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.scalars import SCALARS
 from offerdesk.offers.schema import OfferMutations, OfferQueries
@@ -73,6 +74,9 @@ def build_schema(options: SchemaOptions = SchemaOptions()) -> OfferdeskSchema:
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
+        # Variables' shape and String arguments' lengths, before the cache or a resolver sees
+        # them.
+        InputLimits,
         # Last: it may answer in place of execution, after everything else has judged the
         # request.
         CachedQueries,
