@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_directives: int = Field(default=50, ge=0)
     max_tokens: int = Field(default=1000, ge=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # The most fields an answer can hold, list sizes multiplied (graphql/cost.py).
+    max_query_cost: int = Field(default=1_500_000, ge=1)
     # Every request's time budget (seconds), from the end of its body to its answer: past it the
     # request is answered 503 SERVICE_UNAVAILABLE and its transaction rolled back. On PostgreSQL
     # it is also each statement's ``statement_timeout`` and the session's

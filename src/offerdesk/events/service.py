@@ -18,6 +18,13 @@ from offerdesk.db import group_by_key
 from offerdesk.enrollments.service import promote_waiting_list
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 from offerdesk.events.models import OfferEvent, OfferEventContent, OfferEventDate
+from offerdesk.list_limits import (
+    MAX_DATES_PER_EVENT,
+    check_content_links,
+    check_list_length,
+    check_room_for_date,
+    check_room_for_event,
+)
 from offerdesk.offers.models import Offer
 from offerdesk.validation import clean_ref, clean_text, clean_title, ensure_unique_ref
 
@@ -60,6 +67,7 @@ async def get_event(
 async def create_event(
     session: AsyncSession, changes: EventChanges, dates: Sequence[DateChanges], prefix: str
 ) -> OfferEvent:
+    check_list_length(len(dates), MAX_DATES_PER_EVENT, f"{prefix}.dates", "dates per event")
     event = OfferEvent(is_active=True, waiting_list=False, enrolled_count=0, waitlisted_count=0)
     await _apply(session, event, changes, prefix, links=[])
     session.add(event)
@@ -92,9 +100,13 @@ async def _apply(
     prefix: str,
     links: list[uuid.UUID],
 ) -> None:
+    if _links_change(changes):
+        check_content_links(_wanted_links(changes, links), f"{prefix}.contentIds")
     if "offer_id" in changes:
         if await session.get(Offer, changes["offer_id"]) is None:
             raise not_found("offer", f"{prefix}.offerId")
+        if changes["offer_id"] != event.offer_id:
+            await check_room_for_event(session, changes["offer_id"], f"{prefix}.offerId")
         event.offer_id = changes["offer_id"]
     if "title" in changes:
         event.title = clean_title(changes["title"], f"{prefix}.title")
@@ -258,6 +270,7 @@ async def add_date(
     session: AsyncSession, offer_event_id: uuid.UUID, changes: DateChanges, prefix: str
 ) -> OfferEventDate:
     await get_event(session, offer_event_id, f"{prefix}.offerEventId")
+    await check_room_for_date(session, offer_event_id, f"{prefix}.offerEventId")
     return await create_date(session, offer_event_id, changes, prefix)
 
 

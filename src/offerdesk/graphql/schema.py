@@ -15,6 +15,7 @@ from offerdesk.content.schema import ContentMutations, ContentQueries
 from offerdesk.enrollments.schema import EnrollmentMutations, EnrollmentQueries
 from offerdesk.events.schema import EventMutations, EventQueries
 from offerdesk.graphql.cache import CachedQueries
+from offerdesk.graphql.cost import DEFAULT_MAX_COST, CostLimit
 from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
 from offerdesk.graphql.inputs import InputLimits
 from offerdesk.graphql.limits import TokenLimit, limit_rules
@@ -47,6 +48,7 @@ class SchemaOptions:
     max_aliases: int = 15
     max_directives: int = 50
     max_tokens: int = 1000
+    max_cost: int = DEFAULT_MAX_COST
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SchemaOptions":
@@ -57,6 +59,7 @@ class SchemaOptions:
             max_aliases=settings.max_aliases,
             max_directives=settings.max_directives,
             max_tokens=settings.max_tokens,
+            max_cost=settings.max_query_cost,
         )
 
 
@@ -77,6 +80,7 @@ def build_schema(options: SchemaOptions = SchemaOptions()) -> OfferdeskSchema:
         # Variables' shape and String arguments' lengths, before the cache or a resolver sees
         # them.
         InputLimits,
+        lambda: CostLimit(options.max_cost),
         # Last: it may answer in place of execution, after everything else has judged the
         # request.
         CachedQueries,
