@@ -199,3 +199,28 @@ async def test_an_offer_holds_at_most_its_maximum_of_events(api: Api) -> None:
         {"e": moving, "o": offer},
     )
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "offerEvent.offerId"}
+
+
+async def test_a_failing_field_leaves_the_rest_of_the_answer_intact(api: Api) -> None:
+    """graphql-core cancels the siblings of a field whose error ends its list; the fields that
+    go on share DataLoader batches and the request's session with them, and must still be
+    answered (found by the cost fuzzing: a CancelledError escaped, or the session was left
+    with an invalid transaction)."""
+    offer, _ = await offer_with_event(api)
+    for _ in range(4):
+        await create_event(api, offer, DATES[:3])
+    document = (
+        "query($id: UUID!) {"
+        " a: offer(id: $id) { offerEvents { contentTitle dates { start }"
+        " enrollments(first: 101) { count } } }"
+        " b: offers { title offerEvents { contentTitle dates { start } } } }"
+    )
+    for _ in range(3):
+        answer = await api(document, {"id": offer})
+        assert answer["data"]["a"] is None
+        assert [e["extensions"]["code"] for e in answer["errors"]] == ["BAD_USER_INPUT"] * len(
+            answer["errors"]
+        )
+        [listed] = answer["data"]["b"]
+        assert len(listed["offerEvents"]) == 5
+        assert all(len(event["dates"]) >= 2 for event in listed["offerEvents"])

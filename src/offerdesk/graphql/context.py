@@ -29,6 +29,8 @@ class Context:
         self.principal = principal
         self.loaders = Loaders(self)
         self._session: AsyncSession | None = None
+        self._closed = False
+        self._abandoned: list[asyncio.Future[None]] = []
         # True once a mutation's transaction committed: from then on a failure must not be
         # reported as "nothing was written".
         self.committed = False
@@ -39,9 +41,22 @@ class Context:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
+            if self._closed:
+                # A DataLoader batch scheduled before the request ended: it must not open a
+                # session nobody would close.
+                raise RequestFinished
             if self._session is None:
                 self._session = self.db.read_session()
-            yield self._session
+            session = self._session
+            try:
+                yield session
+            except asyncio.CancelledError:
+                # graphql-core cancels the sibling fields of one that failed; a statement cut
+                # off midway leaves this session unusable ("invalid transaction") for the
+                # fields that go on, so they get a new one. The old one is closed aside.
+                self._session = None
+                self._abandoned.append(asyncio.ensure_future(_close_quietly(session)))
+                raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -57,6 +72,10 @@ class Context:
         await self._end_read()
         self.loaders = Loaders(self)
 
+    async def drop_read_session(self) -> None:
+        """Close the read session (a dead connection's); the next read opens a new one."""
+        await self._end_read()
+
     async def _end_read(self) -> None:
         async with self._lock:
             if self._session is not None:
@@ -64,4 +83,23 @@ class Context:
                 self._session = None
 
     async def close(self) -> None:
+        """End the request: its pending DataLoader batches are cancelled and every session it
+        opened is closed (rolled back)."""
+        self._closed = True
+        self.loaders.cancel_pending()
         await self._end_read()
+        if self._abandoned:
+            await asyncio.gather(*self._abandoned, return_exceptions=True)
+
+
+class RequestFinished(Exception):
+    """A database read asked for after the request ended (a stray DataLoader batch)."""
+
+
+async def _close_quietly(session: AsyncSession) -> None:
+    try:
+        await session.close()
+    except Exception:
+        # A connection whose statement was cut off may refuse even its rollback; the pool
+        # invalidates it, which is what should happen to it.
+        await session.invalidate()

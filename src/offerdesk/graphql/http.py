@@ -182,7 +182,7 @@ async def _look_up_token(context: Context, token: str) -> Principal | None:
         log.info(
             "request %s: a pooled connection was dead; retrying on a new one", context.request_id
         )
-        await context.close()
+        await context.drop_read_session()
     async with context.read() as session:
         return await principal_for_token(session, token)
 
