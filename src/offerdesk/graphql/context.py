@@ -30,6 +30,8 @@ class Context:
         self.loaders = Loaders(self)
         self._session: AsyncSession | None = None
         self._closed = False
+        # A response-cache hit: the answer's data as JSON, sent as it is (graphql/cache.py).
+        self.cached_answer: bytes | None = None
         self._abandoned: list[asyncio.Future[None]] = []
         # True once a mutation's transaction committed: from then on a failure must not be
         # reported as "nothing was written".

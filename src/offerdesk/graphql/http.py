@@ -288,6 +288,9 @@ async def graphql_endpoint(request: Request) -> Response:
 
     headers = {"X-Request-Id": request_id}
     if not result.errors:
+        if context.cached_answer is not None:
+            encoded = b'{"data":' + context.cached_answer + b"}"
+            return capped_response(encoded, 200, media_type, headers, context)
         return capped_response({"data": result.data}, 200, media_type, headers, context)
     if not context.committed and any(is_transient(error.original_error) for error in result.errors):
         # A field failed because the database went away: the answer would be partial for a
@@ -307,12 +310,16 @@ async def graphql_endpoint(request: Request) -> Response:
 
 
 def capped_response(
-    body: dict[str, Any], status: int, media_type: str, headers: dict[str, str], context: Context
+    body: dict[str, Any] | bytes,
+    status: int,
+    media_type: str,
+    headers: dict[str, str],
+    context: Context,
 ) -> Response:
     """The answer, unless its JSON is over ``max_response_bytes``: then a TOO_COMPLEX error in
     its place (a client that needs that much asks for smaller pages or fewer fields). The cost
     limit refuses most such documents before they run; this bounds what gets through."""
-    encoded = orjson.dumps(body)
+    encoded = body if isinstance(body, bytes) else orjson.dumps(body)
     limit = context.settings.max_response_bytes
     if len(encoded) <= limit:
         return Response(
