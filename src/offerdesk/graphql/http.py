@@ -265,24 +265,23 @@ async def graphql_endpoint(request: Request) -> Response:
         log.info("request %s: the client disconnected before sending its whole body", request_id)
         return Response(status_code=400)
     except TimeoutError:
+        if context.committed:
+            # The change stands: "nothing was written, retry" would be false.
+            log.exception("request %s ran out of its time budget after committing", request_id)
+            return _masked(media_type, request_id)
         # The request's own deadline; its session is closed (rolled back) below.
         log.warning("request %s ran out of its time budget (%g s)", request_id, budget)
         return unavailable(
             media_type, request_id, f"the request ran out of its time budget ({budget:g} s)"
         )
     except Exception as exc:
-        if is_transient(exc):
+        if is_transient(exc) and not context.committed:
             log.warning("request %s: database unavailable: %r", request_id, exc)
             return unavailable(media_type, request_id)
         # Outside GraphQL execution (authentication, a lost database): masked like any other
         # unexpected error, the detail in the log under the request id.
         log.exception("unexpected error in request %s", request_id)
-        body = error_body(
-            ErrorCode.INTERNAL_SERVER_ERROR,
-            f"Internal server error (request id {request_id})",
-            request_id,
-        )
-        return json_response(body, 500, media_type, {"X-Request-Id": request_id})
+        return _masked(media_type, request_id)
     finally:
         await context.close()
 
@@ -333,6 +332,15 @@ def capped_response(
         message += " (the mutation was carried out)"
     too_big = error_body(ErrorCode.TOO_COMPLEX, message, context.request_id)
     return json_response(too_big, 200, media_type, headers)
+
+
+def _masked(media_type: str, request_id: str) -> Response:
+    body = error_body(
+        ErrorCode.INTERNAL_SERVER_ERROR,
+        f"Internal server error (request id {request_id})",
+        request_id,
+    )
+    return json_response(body, 500, media_type, {"X-Request-Id": request_id})
 
 
 async def _execute(request: Request, context: Context, raw: bytes) -> ExecutionResult:
