@@ -24,6 +24,7 @@ from offerdesk.errors import DomainError
 from offerdesk.logs import configure_logging
 from offerdesk.migrate import upgrade
 from offerdesk.preflight import check_can_create, check_migrated, explain
+from offerdesk.server import GuardedHttpToolsProtocol
 
 T = TypeVar("T")
 
@@ -183,7 +184,8 @@ def _run_server(host: str, port: int, workers: int, settings: Settings) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, with header time-out and size limits (server.py).
+        http=GuardedHttpToolsProtocol,
         log_level=settings.log_level.lower(),
         # Our logging setup (logs.py) formats uvicorn's lines too, as text or JSON; the
         # access log is ours (logs.AccessLog), which knows the request id and client.

@@ -78,6 +78,23 @@ class Settings(BaseSettings):
     max_directives: int = Field(default=50, ge=0)
     max_tokens: int = Field(default=1000, ge=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # The most fields an answer can hold, list sizes multiplied (graphql/cost.py).
+    max_query_cost: int = Field(default=1_500_000, ge=1)
+    # Every request's time budget (seconds), from the end of its body to its answer: past it the
+    # request is answered 503 SERVICE_UNAVAILABLE and its transaction rolled back. On PostgreSQL
+    # it is also each statement's ``statement_timeout`` and the session's
+    # ``idle_in_transaction_session_timeout``, so the server itself ends what the process could
+    # not (an event loop blocked by a huge answer cannot commit or roll back in time).
+    request_timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    # How long a client may take to send its request body (seconds); slower: 408.
+    body_read_timeout_seconds: float = Field(default=10, gt=0, le=3600)
+    # Request headers (offerdesk serve, server.py): time to receive them (seconds), their total
+    # size with the request line (bytes) and their number; beyond: 408 or 431, connection closed.
+    header_read_timeout_seconds: float = Field(default=10, gt=0, le=3600)
+    max_header_bytes: int = Field(default=32_768, ge=1024)
+    max_headers: int = Field(default=100, ge=10)
+    # The largest answer sent (bytes of JSON); larger ones are refused with TOO_COMPLEX.
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
     response_cache_mb: int = Field(default=64, ge=0)
     # Rate limits (ratelimit.py), "COUNT/SECONDS" or empty (off): requests to /graphql per API

@@ -105,16 +105,34 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(locking.begin_statement(write))
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
+def create_engine(
+    url: str, settings: Settings, *, statement_timeout_ms: int | None = None
+) -> AsyncEngine:
+    """The engine for ``url``. ``statement_timeout_ms`` (PostgreSQL only) bounds every statement
+    and every idle moment inside a transaction on the server itself: the request budget, so no
+    session outlives its request (migrations pass None: an index build may take longer)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    # No pre-ping: it is a round trip on every checkout. A connection that died (a database
-    # restart) fails its next statement instead, and SQLAlchemy then invalidates the whole
-    # pool, so one request per worker sees the outage and the next ones reconnect.
+    connect_args: dict[str, Any] = {}
+    if statement_timeout_ms is not None:
+        # idle_in_transaction_session_timeout ends the session (and its locks) when a process
+        # holds a transaction open and stops talking, e.g. an event loop blocked by a huge
+        # answer, or a process frozen mid-request: the server rolls it back on its own.
+        connect_args["server_settings"] = {
+            "statement_timeout": str(statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(statement_timeout_ms),
+        }
+    # No pre-ping: it is a round trip on every checkout. A pooled connection that died (a
+    # database restart) fails its first statement instead; SQLAlchemy then marks every older
+    # connection of the pool for renewal, and the first statement of a request (the token
+    # look-up, graphql/http.py; the OAuth grant, auth/http.py) is retried once on a fresh one.
     return create_async_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        connect_args=connect_args,
     )
 
 
@@ -123,7 +141,9 @@ class Database:
 
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
-        self.engine = create_engine(url, settings)
+        self.engine = create_engine(
+            url, settings, statement_timeout_ms=int(settings.request_timeout_seconds * 1000)
+        )
         self.dialect = self.engine.dialect.name
         self._sqlite_writers = locking.WriterQueue() if self.dialect == "sqlite" else None
         # PostgreSQL reads run outside a transaction: at READ COMMITTED every statement takes

@@ -17,7 +17,15 @@ What is locked, in which order, on each engine (docs/architecture.md, "Locks"):
    calls cannot deadlock. Locking the event also serialises two requests for the same
    (user, event), which makes enrolling idempotent without retries.
 
-Locks of kind 2 are taken before those of kind 3 in any one transaction.
+4. **PostgreSQL, offer rows** (``lock_row`` through ``offers.service.lock``): before an event
+   is put on an offer, so that counting the offer's events and adding one cannot race
+   (list_limits.py); taken after the event's own row lock in an update.
+
+Locks of kind 2 are taken before those of kind 3 and 4 in any one transaction.
+
+On PostgreSQL every enrollment change takes lock 3 inside a server-side function (migration
+0007), so that the event is locked for one round trip; the functions take the switch below
+as an argument (``enabled()``), so the control run turns their lock off too.
 
 The CHECK and UNIQUE constraints stay as the last line whatever happens here.
 

@@ -41,6 +41,10 @@ def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+# Compared against when the client id is unknown; no secret hashes to it (it is not hex).
+_DUMMY_SECRET_HASH = "z" * 64
+
+
 async def create_client(session: AsyncSession, name: str, scopes: str) -> tuple[ApiClient, str]:
     """Create an API client; returns it with its secret, which is not stored and not shown again."""
     name = name.strip()
@@ -85,10 +89,15 @@ async def issue_token(
 async def authenticate_client(
     session: AsyncSession, client_id: str, client_secret: str
 ) -> ApiClient | None:
+    """The active client with these credentials, else None.
+
+    An unknown client id costs the same work as a known one with a wrong secret (the secret is
+    hashed and compared against a dummy hash in constant time), so timing does not tell which
+    client ids exist."""
     client = await session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
-    if client is None or not client.is_active:
-        return None
-    if not hmac.compare_digest(client.secret_hash, hash_secret(client_secret)):
+    expected = client.secret_hash if client is not None else _DUMMY_SECRET_HASH
+    matches = hmac.compare_digest(expected, hash_secret(client_secret))
+    if client is None or not client.is_active or not matches:
         return None
     return client
 

@@ -23,6 +23,12 @@ from offerdesk.db import group_by_key
 from offerdesk.enrollments.service import promote_waiting_list
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 from offerdesk.events.models import OfferEvent, OfferEventContent, OfferEventDate
+from offerdesk.list_limits import (
+    MAX_DATES_PER_EVENT,
+    MAX_EVENTS_PER_OFFER,
+    check_content_links,
+    check_list_length,
+)
 from offerdesk.offers import service as offers
 from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
 from offerdesk.validation import clean_ref, clean_text, clean_title, one_key
@@ -102,6 +108,7 @@ async def create(
     ``changes`` must hold ``offer_id`` and ``title``. BAD_USER_INPUT, NOT_FOUND and CONFLICT
     name ``offer_event.<field>`` (``offer_event.dates.<i>.<field>`` for a date).
     """
+    check_list_length(len(dates), MAX_DATES_PER_EVENT, "offer_event.dates", "dates per event")
     event = OfferEvent(is_active=True, waiting_list=False, enrolled_count=0, waitlisted_count=0)
     await _apply(session, event, changes, links=[])
     session.add(event)
@@ -132,8 +139,11 @@ async def update(session: AsyncSession, id_: uuid.UUID, changes: EventChanges) -
 async def _apply(
     session: AsyncSession, event: OfferEvent, changes: EventChanges, links: list[uuid.UUID]
 ) -> None:
+    if _links_change(changes):
+        check_content_links(_wanted_links(changes, links), "offer_event.content_ids")
     if "offer_id" in changes:
-        await offers.get(session, changes["offer_id"], "offer_event.offer_id")
+        if changes["offer_id"] != event.offer_id:
+            await _check_room_for_event(session, changes["offer_id"], "offer_event.offer_id")
         event.offer_id = changes["offer_id"]
     if "title" in changes:
         event.title = clean_title(changes["title"], "offer_event.title")
@@ -289,11 +299,25 @@ async def _insert_date(
 
 
 async def create_date(session: AsyncSession, changes: DateChanges) -> OfferEventDate:
-    """A new date of the event ``changes["offer_event_id"]`` (SPEC §3.7: end after start).
-    NOT_FOUND and BAD_USER_INPUT name ``offer_event_date.<field>``."""
+    """A new date of the event ``changes["offer_event_id"]`` (SPEC §3.7: end after start; at
+    most ``MAX_DATES_PER_EVENT``, counted under the event's lock). NOT_FOUND and
+    BAD_USER_INPUT name ``offer_event_date.<field>``."""
     event_id = changes["offer_event_id"]
-    await get(session, event_id, "offer_event_date.offer_event_id")
+    path = "offer_event_date.offer_event_id"
+    await lock(session, event_id, path)
+    count = await session.scalar(
+        select(func.count()).where(OfferEventDate.offer_event_id == event_id)
+    )
+    check_list_length(int(count or 0) + 1, MAX_DATES_PER_EVENT, path, "dates per event")
     return await _insert_date(session, event_id, changes, "offer_event_date")
+
+
+async def _check_room_for_event(session: AsyncSession, offer_id: uuid.UUID, path: str) -> None:
+    """Before putting one more event on an offer: the offer locked (NOT_FOUND on ``path``),
+    its events counted (at most ``MAX_EVENTS_PER_OFFER``)."""
+    await offers.lock(session, offer_id, path)
+    count = await session.scalar(select(func.count()).where(OfferEvent.offer_id == offer_id))
+    check_list_length(int(count or 0) + 1, MAX_EVENTS_PER_OFFER, path, "events per offer")
 
 
 async def update_date(

@@ -31,6 +31,13 @@ class Context:
         self.principal = principal
         self.loaders = Loaders(self)
         self._session: AsyncSession | None = None
+        self._closed = False
+        # A response-cache hit: the answer's data as JSON, sent as it is (graphql/cache.py).
+        self.cached_answer: bytes | None = None
+        self._abandoned: list[asyncio.Future[None]] = []
+        # True once a mutation's transaction committed: from then on a failure must not be
+        # reported as "nothing was written".
+        self.committed = False
         # One AsyncSession runs one statement at a time; resolvers and loaders run
         # concurrently, so they take turns.
         self._lock = asyncio.Lock()
@@ -49,9 +56,22 @@ class Context:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
+            if self._closed:
+                # A DataLoader batch scheduled before the request ended: it must not open a
+                # session nobody would close.
+                raise RequestFinished
             if self._session is None:
                 self._session = self.db.read_session()
-            yield self._session
+            session = self._session
+            try:
+                yield session
+            except asyncio.CancelledError:
+                # graphql-core cancels the sibling fields of one that failed; a statement cut
+                # off midway leaves this session unusable ("invalid transaction") for the
+                # fields that go on, so they get a new one. The old one is closed aside.
+                self._session = None
+                self._abandoned.append(asyncio.ensure_future(_close_quietly(session)))
+                raise
 
     @asynccontextmanager
     async def write(self, single_statement: bool = False) -> AsyncIterator[AsyncSession]:
@@ -77,8 +97,13 @@ class Context:
             if claimed:
                 idempotency.release()
             raise
+        self.committed = True
         await self._end_read()
         self.loaders = Loaders(self)
+
+    async def drop_read_session(self) -> None:
+        """Close the read session (a dead connection's); the next read opens a new one."""
+        await self._end_read()
 
     async def _end_read(self) -> None:
         async with self._lock:
@@ -87,4 +112,23 @@ class Context:
                 self._session = None
 
     async def close(self) -> None:
+        """End the request: its pending DataLoader batches are cancelled and every session it
+        opened is closed (rolled back)."""
+        self._closed = True
+        self.loaders.cancel_pending()
         await self._end_read()
+        if self._abandoned:
+            await asyncio.gather(*self._abandoned, return_exceptions=True)
+
+
+class RequestFinished(Exception):
+    """A database read asked for after the request ended (a stray DataLoader batch)."""
+
+
+async def _close_quietly(session: AsyncSession) -> None:
+    try:
+        await session.close()
+    except Exception:
+        # A connection whose statement was cut off may refuse even its rollback; the pool
+        # invalidates it, which is what should happen to it.
+        await session.invalidate()

@@ -5,16 +5,19 @@ status codes, media types, authentication (401 before anything runs) and the ref
 form and text bodies (CSRF) are then decided in one readable place.
 """
 
+import asyncio
 import logging
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from offerdesk.auth.service import Principal, principal_for_token
@@ -25,6 +28,7 @@ from offerdesk.graphql.context import Context
 from offerdesk.graphql.errors import format_error
 from offerdesk.graphql.limits import BodyTooLarge
 from offerdesk.graphql.operations import operation_error_message
+from offerdesk.transient import RETRY_AFTER_SECONDS, is_lost_connection, is_transient
 
 log = logging.getLogger("offerdesk.http")
 
@@ -96,7 +100,29 @@ def error_body(code: ErrorCode, message: str, request_id: str | None = None) -> 
     return {"errors": [{"message": message, "extensions": extensions}]}
 
 
-async def _params(request: Request) -> dict[str, Any]:
+async def read_body(request: Request, settings: Settings) -> bytes:
+    """The request body, read before anything else holds a resource (a pooled connection
+    above all): a client that sends its body slowly holds only its own socket.
+
+    Raises HttpError 413 past ``max_body_bytes`` (graphql/limits.py's BodySizeLimit counts the
+    bytes as they arrive) and 408 when the body does not arrive within
+    ``body_read_timeout_seconds``.
+    """
+    try:
+        async with asyncio.timeout(settings.body_read_timeout_seconds):
+            return await request.body()
+    except BodyTooLarge as exc:
+        raise HttpError(413, ErrorCode.TOO_COMPLEX, "the request body is too large") from exc
+    except TimeoutError as exc:
+        raise HttpError(
+            408,
+            ErrorCode.BAD_USER_INPUT,
+            f"the request body did not arrive within {settings.body_read_timeout_seconds:g} s",
+            headers={"Connection": "close"},
+        ) from exc
+
+
+def _params(request: Request, raw: bytes) -> dict[str, Any]:
     if request.method == "GET":
         params: dict[str, Any] = dict(request.query_params)
         for key in ("variables", "extensions"):
@@ -114,9 +140,7 @@ async def _params(request: Request) -> dict[str, Any]:
             415, ErrorCode.BAD_USER_INPUT, "POST /graphql takes a body of type application/json"
         )
     try:
-        body = orjson.loads(await request.body())
-    except BodyTooLarge as exc:
-        raise HttpError(413, ErrorCode.TOO_COMPLEX, "the request body is too large") from exc
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise HttpError(400, ErrorCode.BAD_USER_INPUT, "the request body is not JSON") from exc
     if isinstance(body, list):
@@ -144,12 +168,31 @@ def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None, s
     return query, variables, operation_name
 
 
+async def _look_up_token(context: Context, token: str) -> Principal | None:
+    """The token's principal. This is the first statement of every request, so it is where a
+    pooled connection that died while idle (PostgreSQL restarted) shows: SQLAlchemy then marks
+    the pool's older connections for renewal, and the look-up is retried once on a new one.
+    A read changes nothing, so the retry is safe; it costs nothing when the connection is
+    alive, unlike a liveness ping at every checkout (docs/decisions.md)."""
+    try:
+        async with context.read() as session:
+            return await principal_for_token(session, token)
+    except Exception as exc:
+        if not is_lost_connection(exc):
+            raise
+        log.info(
+            "request %s: a pooled connection was dead; retrying on a new one", context.request_id
+        )
+        await context.drop_read_session()
+    async with context.read() as session:
+        return await principal_for_token(session, token)
+
+
 async def authenticate(request: Request, context: Context) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     principal = None
     if scheme.lower() == "bearer" and token.strip():
-        async with context.read() as session:
-            principal = await principal_for_token(session, token.strip())
+        principal = await _look_up_token(context, token.strip())
     if principal is None:
         challenge = 'Bearer realm="offerdesk"'
         if scheme.lower() == "bearer" and token.strip():
@@ -164,10 +207,37 @@ async def authenticate(request: Request, context: Context) -> Principal:
     return principal
 
 
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id_of(request: Request) -> str:
+    """The client's ``X-Request-Id`` when it is 1-64 characters of ``A-Za-z0-9._-``, else a new
+    one (32 hex digits). It is echoed into headers, messages and logs, so nothing else passes:
+    no markup, no line breaks, no megabyte of id."""
+    sent = request.headers.get("x-request-id", "")
+    if _SAFE_REQUEST_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
+
+
+def unavailable(
+    media_type: str, request_id: str, message: str = "the database is unavailable"
+) -> Response:
+    """HTTP 503 SERVICE_UNAVAILABLE with Retry-After (SPEC §2.5): nothing was written, the same
+    request may be sent again."""
+    body = error_body(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        f"{message}; nothing was written, retry in {RETRY_AFTER_SECONDS} s",
+        request_id,
+    )
+    headers = {"X-Request-Id": request_id, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    return json_response(body, 503, media_type, headers)
+
+
 async def graphql_endpoint(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = request_id_of(request)
     media_type = response_media_type(request)
     if (
         request.method == "GET"
@@ -179,65 +249,136 @@ async def graphql_endpoint(request: Request) -> Response:
     context = Context(
         db, settings, request_id, Principal(scopes=frozenset()), request.app.state.response_cache
     )
+    budget = settings.request_timeout_seconds
     try:
-        # Authentication comes first: without a valid token nothing about the request is
-        # judged, so a bad body gets 401 too (SPEC §1), not a hint about what would pass.
-        context.principal = await authenticate(request, context)
-        params = await _params(request)
-        query, variables, operation_name = _check_params(params)
-        if request.method == "GET" and not settings.get_queries_enabled:
-            raise HttpError(
-                405,
-                ErrorCode.BAD_USER_INPUT,
-                "GET requests are turned off; POST the query as JSON",
-                headers={"Allow": "POST"},
-            )
-        allowed = {OperationType.QUERY}
-        if request.method == "POST":
-            allowed.add(OperationType.MUTATION)
-        try:
-            result = await request.app.state.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-            )
-        except InvalidOperationTypeError as exc:
-            raise HttpError(
-                405,
-                ErrorCode.BAD_USER_INPUT,
-                "mutations are only run over POST",
-                headers={"Allow": "POST"},
-            ) from exc
-        except CannotGetOperationTypeError as exc:
-            # A request error like a document that does not validate, answered the same way.
-            status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
-            raise HttpError(status, ErrorCode.BAD_USER_INPUT, operation_error_message(exc)) from exc
-        except MissingQueryError as exc:
-            raise HttpError(400, ErrorCode.BAD_USER_INPUT, str(exc)) from exc
+        # The body first, holding nothing but the socket (a slow client must not hold a pooled
+        # connection); it is judged only after authentication.
+        raw = b"" if request.method == "GET" else await read_body(request, settings)
+        async with asyncio.timeout(budget):
+            # Authentication comes first: without a valid token nothing about the request is
+            # judged, so a bad body gets 401 too (SPEC §1), not a hint about what would pass.
+            context.principal = await authenticate(request, context)
+            result = await _execute(request, context, raw, media_type)
     except HttpError as exc:
         return json_response(error_body(exc.code, exc.message), exc.status, media_type, exc.headers)
-    except Exception:
+    except ClientDisconnect:
+        # Nobody is left to answer; not an error of ours (an info line, no traceback).
+        log.info("request %s: the client disconnected before sending its whole body", request_id)
+        return Response(status_code=400)
+    except TimeoutError:
+        if context.committed:
+            # The change stands: "nothing was written, retry" would be false.
+            log.exception("request %s ran out of its time budget after committing", request_id)
+            return _masked(media_type, request_id)
+        # The request's own deadline; its session is closed (rolled back) below.
+        log.warning("request %s ran out of its time budget (%g s)", request_id, budget)
+        return unavailable(
+            media_type, request_id, f"the request ran out of its time budget ({budget:g} s)"
+        )
+    except Exception as exc:
+        if is_transient(exc) and not context.committed:
+            log.warning("request %s: database unavailable: %r", request_id, exc)
+            return unavailable(media_type, request_id)
         # Outside GraphQL execution (authentication, a lost database): masked like any other
         # unexpected error, the detail in the log under the request id.
         log.exception("unexpected error in request %s", request_id)
-        body = error_body(
-            ErrorCode.INTERNAL_SERVER_ERROR,
-            f"Internal server error (request id {request_id})",
-            request_id,
-        )
-        return json_response(body, 500, media_type, {"X-Request-Id": request_id})
+        return _masked(media_type, request_id)
     finally:
         await context.close()
 
     headers = {"X-Request-Id": request_id}
     if not result.errors:
-        return json_response({"data": result.data}, 200, media_type, headers)
+        if context.cached_answer is not None:
+            encoded = b'{"data":' + context.cached_answer + b"}"
+            return capped_response(encoded, 200, media_type, headers, context)
+        return capped_response({"data": result.data}, 200, media_type, headers, context)
+    if not context.committed and any(is_transient(error.original_error) for error in result.errors):
+        # A field failed because the database went away: the answer would be partial for a
+        # reason that has nothing to do with the request. Nothing was committed (a mutation's
+        # transaction failed as a whole), so the client is told to retry. After a commit the
+        # write stands, and the answer says what happened field by field instead.
+        log.warning("request %s: database unavailable during execution", request_id)
+        return unavailable(media_type, request_id)
     errors = [format_error(error, request_id) for error in result.errors]
     if result.data is None and all(not error.path for error in result.errors):
         # A request error: nothing ran. The GraphQL-over-HTTP spec says "no data entry" and,
         # for the graphql-response+json media type, status 400.
         status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
         return json_response({"errors": errors}, status, media_type, headers)
-    return json_response({"data": result.data, "errors": errors}, 200, media_type, headers)
+    answer = {"data": result.data, "errors": errors}
+    return capped_response(answer, 200, media_type, headers, context)
+
+
+def capped_response(
+    body: dict[str, Any] | bytes,
+    status: int,
+    media_type: str,
+    headers: dict[str, str],
+    context: Context,
+) -> Response:
+    """The answer, unless its JSON is over ``max_response_bytes``: then a TOO_COMPLEX error in
+    its place (a client that needs that much asks for smaller pages or fewer fields). The cost
+    limit refuses most such documents before they run; this bounds what gets through."""
+    encoded = body if isinstance(body, bytes) else orjson.dumps(body)
+    limit = context.settings.max_response_bytes
+    if len(encoded) <= limit:
+        return Response(
+            encoded,
+            status_code=status,
+            media_type=f"{media_type}; charset=utf-8",
+            headers=headers,
+        )
+    message = f"the answer is {len(encoded)} bytes; at most {limit} are sent"
+    if context.committed:
+        message += " (the mutation was carried out)"
+    too_big = error_body(ErrorCode.TOO_COMPLEX, message, context.request_id)
+    return json_response(too_big, 200, media_type, headers)
+
+
+def _masked(media_type: str, request_id: str) -> Response:
+    body = error_body(
+        ErrorCode.INTERNAL_SERVER_ERROR,
+        f"Internal server error (request id {request_id})",
+        request_id,
+    )
+    return json_response(body, 500, media_type, {"X-Request-Id": request_id})
+
+
+async def _execute(
+    request: Request, context: Context, raw: bytes, media_type: str
+) -> ExecutionResult:
+    settings = context.settings
+    params = _params(request, raw)
+    query, variables, operation_name = _check_params(params)
+    if request.method == "GET" and not settings.get_queries_enabled:
+        raise HttpError(
+            405,
+            ErrorCode.BAD_USER_INPUT,
+            "GET requests are turned off; POST the query as JSON",
+            headers={"Allow": "POST"},
+        )
+    allowed = {OperationType.QUERY}
+    if request.method == "POST":
+        allowed.add(OperationType.MUTATION)
+    try:
+        result: ExecutionResult = await request.app.state.schema.execute(
+            query,
+            variable_values=variables,
+            context_value=context,
+            operation_name=operation_name,
+            allowed_operation_types=allowed,
+        )
+    except InvalidOperationTypeError as exc:
+        raise HttpError(
+            405,
+            ErrorCode.BAD_USER_INPUT,
+            "mutations are only run over POST",
+            headers={"Allow": "POST"},
+        ) from exc
+    except CannotGetOperationTypeError as exc:
+        # A request error like a document that does not validate, answered the same way.
+        status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+        raise HttpError(status, ErrorCode.BAD_USER_INPUT, operation_error_message(exc)) from exc
+    except MissingQueryError as exc:
+        raise HttpError(400, ErrorCode.BAD_USER_INPUT, str(exc)) from exc
+    return result

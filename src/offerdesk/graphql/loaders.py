@@ -3,10 +3,11 @@
 Each loader batches one service read; the services hold the SQL.
 """
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -26,6 +27,43 @@ if TYPE_CHECKING:
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose shared futures survive the cancellation of one of their awaiters.
+
+    Every ``load`` of a key returns the same future. graphql-core 3.3 cancels the sibling
+    fields of one that failed (a non-null field's error ends its list, ``gather_with_cancel``),
+    and cancelling a task that awaits a future cancels the future itself: every other field
+    waiting for that key, anywhere in the answer, then got ``CancelledError``, which escapes
+    execution as no error can (found by the cost fuzzing, tests/test_fuzzing.py). Each awaiter
+    gets its own shield instead; the shared future is only ever resolved by the batch.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: set[asyncio.Future[V]] = set()
+
+    def load(self, key: K) -> Awaitable[V]:
+        # strawberry's load returns the batch's asyncio.Future, typed as an Awaitable.
+        shared = cast("asyncio.Future[V]", super().load(key))
+        if not shared.done() and shared not in self._pending:
+            self._pending.add(shared)
+            shared.add_done_callback(self._settled)
+        return asyncio.shield(shared)
+
+    def _settled(self, future: "asyncio.Future[V]") -> None:
+        self._pending.discard(future)
+        # Read the outcome, so that a batch whose every awaiter was cancelled does not log
+        # "Future exception was never retrieved".
+        if not future.cancelled():
+            future.exception()
+
+    def cancel_pending(self) -> None:
+        """At the end of a request: batches nobody waits for any more are not run (strawberry
+        cancels a batch whose futures are all cancelled)."""
+        for future in list(self._pending):
+            future.cancel()
 
 
 class Loaders:
@@ -48,8 +86,14 @@ class Loaders:
             enrollments.histories
         )
         self.events_by_offer: DataLoader[tuple[uuid.UUID, bool | None], list[OfferEvent]] = (
-            DataLoader(self._events_by_offer)
+            SharedLoader(self._events_by_offer)
         )
+
+    def cancel_pending(self) -> None:
+        """Cancel every batch still waiting to run (the request is over)."""
+        for loader in vars(self).values():
+            if isinstance(loader, SharedLoader):
+                loader.cancel_pending()
 
     def _loader(
         self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[list[V]]]
@@ -58,7 +102,7 @@ class Loaders:
             async with self._ctx.read() as session:
                 return await fetch(session, keys)
 
-        return DataLoader(load)
+        return SharedLoader(load)
 
     async def _events_by_offer(
         self, keys: Sequence[tuple[uuid.UUID, bool | None]]

@@ -15,7 +15,9 @@ from offerdesk.content.schema import ContentMutations, ContentQueries
 from offerdesk.enrollments.schema import EnrollmentMutations, EnrollmentQueries
 from offerdesk.events.schema import EventMutations, EventQueries
 from offerdesk.graphql.cache import CachedQueries
+from offerdesk.graphql.cost import CostLimit
 from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
+from offerdesk.graphql.inputs import InputLimits
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.operations import OperationChoice
 from offerdesk.graphql.scalars import SCALARS
@@ -50,6 +52,7 @@ class SchemaOptions:
     max_aliases: int
     max_directives: int
     max_tokens: int
+    max_cost: int
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "SchemaOptions":
@@ -63,6 +66,7 @@ class SchemaOptions:
             max_aliases=settings.max_aliases,
             max_directives=settings.max_directives,
             max_tokens=settings.max_tokens,
+            max_cost=settings.max_query_cost,
         )
 
 
@@ -84,6 +88,10 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         OperationChoice,
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
+        # Variables' shape and String arguments' lengths, before the cache or a resolver sees
+        # them.
+        InputLimits,
+        lambda: CostLimit(options.max_cost),
         # Last: it may answer in place of execution, after everything else has judged the
         # request.
         CachedQueries,

@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from offerdesk import locking
 from offerdesk.bulk import BulkResult, bulk_apply
 from offerdesk.db import utcnow
+from offerdesk.errors import not_found
 from offerdesk.offers.models import Offer
 from offerdesk.pagination import Page, paginate
 from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
@@ -38,6 +40,16 @@ class OfferFilter:
 async def get(session: AsyncSession, id_: uuid.UUID, path: str = "id") -> Offer:
     """The offer; NOT_FOUND on ``path`` when there is none."""
     return await get_row(session, Offer, id_, "offer", path)
+
+
+async def lock(session: AsyncSession, id_: uuid.UUID, path: str = "id") -> Offer:
+    """The offer, row-locked until the transaction ends (locking.py, kind 4: before a change
+    that counts its events); NOT_FOUND on ``path``."""
+    offer = await locking.lock_row(session, Offer, id_)
+    if offer is None:
+        raise not_found("offer", path)
+    locked: Offer = offer
+    return locked
 
 
 async def find(

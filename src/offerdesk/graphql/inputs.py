@@ -1,0 +1,130 @@
+"""Bounds on what a request carries besides its document (issue 15, item 4), checked before
+any of it reaches graphql-core's coercion, the response cache's key encoder or a driver.
+
+* Variables: at most ``MAX_VARIABLE_DEPTH`` levels of nesting and ``MAX_VARIABLE_VALUES``
+  values in all. The deepest legitimate input (an event with its dates) is 4 levels; a variable
+  nested 254 levels deep made the cache's encoder fail (INTERNAL_SERVER_ERROR), even unused.
+* String arguments (``search``, look-up ``ref``s and ``email``, cursors, ``userRefs``): a
+  maximum length each (``ARGUMENT_MAX_LENGTH``, else ``DEFAULT_ARGUMENT_MAX_LENGTH``), the same
+  on both engines. A 50,000-character ``search`` went past SQLite's LIKE pattern limit.
+  String fields of input objects (titles, descriptions, …) have their own rules in the
+  services (docs/api.md).
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    GraphQLSchema,
+    GraphQLString,
+    ListValueNode,
+    StringValueNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    VariableNode,
+    get_named_type,
+    visit,
+)
+from graphql.language import Visitor
+from strawberry.extensions import SchemaExtension
+
+from offerdesk.errors import DomainError, bad_input
+
+MAX_VARIABLE_DEPTH = 16
+MAX_VARIABLE_VALUES = 10_000
+
+# Characters. A ref is at most 255 where it is stored, so a longer one names nothing; an
+# e-mail address at most 320 (RFC 5321: 64 + 1 + 255); a cursor is about 60.
+ARGUMENT_MAX_LENGTH = {
+    "search": 200,
+    "ref": 255,
+    "offerEventRef": 255,
+    "userRefs": 255,
+    "email": 320,
+    "after": 200,
+}
+DEFAULT_ARGUMENT_MAX_LENGTH = 1000
+
+
+def check_variables(variables: dict[str, Any]) -> None:
+    """Raises DomainError (BAD_USER_INPUT, field ``variables.<name>``) when a variable is nested
+    deeper than MAX_VARIABLE_DEPTH or the variables hold more than MAX_VARIABLE_VALUES values.
+
+    Iterative, so a hostile depth cannot exhaust Python's stack here either."""
+    count = 0
+    for name, value in variables.items():
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        while stack:
+            item, depth = stack.pop()
+            count += 1
+            if count > MAX_VARIABLE_VALUES:
+                raise bad_input(
+                    "variables", f"the variables hold more than {MAX_VARIABLE_VALUES} values"
+                )
+            if depth > MAX_VARIABLE_DEPTH:
+                raise bad_input(
+                    f"variables.{name}",
+                    f"variable ${name} is nested more than {MAX_VARIABLE_DEPTH} levels deep",
+                )
+            if isinstance(item, dict):
+                stack.extend((child, depth + 1) for child in item.values())
+            elif isinstance(item, list):
+                stack.extend((child, depth + 1) for child in item)
+
+
+def check_string_arguments(
+    schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
+) -> None:
+    """Raises DomainError (BAD_USER_INPUT naming the argument) for a String argument, given as a
+    literal or a variable, longer than its maximum."""
+    type_info = TypeInfo(schema)
+    refused: list[DomainError] = []
+
+    class Lengths(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            argument = type_info.get_argument()
+            if argument is None or get_named_type(argument.type) is not GraphQLString:
+                return
+            name = node.name.value
+            limit = ARGUMENT_MAX_LENGTH.get(name, DEFAULT_ARGUMENT_MAX_LENGTH)
+            for field, value in _strings(name, node.value, variables):
+                if len(value) > limit and not refused:
+                    refused.append(bad_input(field, f"{field} must be at most {limit} characters"))
+
+    visit(document, TypeInfoVisitor(type_info, Lengths()))
+    if refused:
+        raise refused[0]
+
+
+def _strings(name: str, value: Any, variables: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if isinstance(value, VariableNode):
+        value = variables.get(value.name.value)
+    elif isinstance(value, StringValueNode):
+        value = value.value
+    elif isinstance(value, ListValueNode):
+        for index, item in enumerate(value.values):
+            for _, text in _strings(name, item, variables):
+                yield f"{name}.{index}", text
+        return
+    if isinstance(value, str):
+        yield name, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                yield f"{name}.{index}", item
+
+
+class InputLimits(SchemaExtension):
+    """Checks the variables' shape and the String arguments' lengths before execution (and so
+    before the response cache reads anything)."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        variables = execution.variables or {}
+        check_variables(variables)
+        document = execution.graphql_document
+        if document is not None:
+            check_string_arguments(execution.schema._schema, document, variables)
+        yield
