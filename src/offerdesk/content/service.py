@@ -21,6 +21,7 @@ from offerdesk.validation import (
     clean_title,
     one_key,
     search_filter,
+    search_term,
     storable,
 )
 
@@ -70,8 +71,8 @@ async def page(
     stmt: Select[ContentItem] = select(ContentItem)
     if where.type is not None:
         stmt = stmt.where(ContentItem.type == where.type)
-    if (match := search_filter(where.search, ContentItem.title, ContentItem.ref)) is not None:
-        stmt = stmt.where(match)
+    if (term := search_term(where.search)) is not None:
+        stmt = stmt.where(search_filter(term, ContentItem.title, ContentItem.ref))
     return await paginate(session, stmt, ContentItem, first, after)
 
 

@@ -21,6 +21,7 @@ from offerdesk.validation import (
     clean_title,
     one_key,
     search_filter,
+    search_term,
     storable,
 )
 
@@ -96,8 +97,8 @@ async def page(
     stmt = select(User)
     if where.is_active is not None:
         stmt = stmt.where(User.is_active.is_(where.is_active))
-    if (match := search_filter(where.search, User.name, User.email, User.ref)) is not None:
-        stmt = stmt.where(match)
+    if (term := search_term(where.search)) is not None:
+        stmt = stmt.where(search_filter(term, User.name, User.email, User.ref))
     return await paginate(session, stmt, User, first, after)
 
 
