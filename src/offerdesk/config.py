@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
     response_cache_mb: int = Field(default=64, ge=0)
+    # Query operations answered by one compiled SQL statement (graphql/compiler/); 0 sends
+    # every operation through the executor, the reference (docs/decisions.md).
+    compiled_reads: bool = True
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False

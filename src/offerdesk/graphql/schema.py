@@ -11,13 +11,19 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from offerdesk.config import Settings
+from offerdesk.content.graphql_map import MAPS as CONTENT_MAPS
 from offerdesk.content.schema import ContentMutations, ContentQueries
 from offerdesk.enrollments.schema import EnrollmentMutations, EnrollmentQueries
+from offerdesk.events.graphql_map import MAPS as EVENT_MAPS
 from offerdesk.events.schema import EventMutations, EventQueries
 from offerdesk.graphql.cache import CachedQueries
+from offerdesk.graphql.compiler.declarations import merge
+from offerdesk.graphql.compiler.extension import CompiledReads
+from offerdesk.graphql.compiler.plan import Plans
 from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.scalars import SCALARS
+from offerdesk.offers.graphql_map import MAPS as OFFER_MAPS
 from offerdesk.offers.schema import OfferMutations, OfferQueries
 from offerdesk.users.schema import UserMutations, UserQueries
 
@@ -28,6 +34,9 @@ Mutation = merge_types(
     "Mutation",
     (OfferMutations, EventMutations, EnrollmentMutations, ContentMutations, UserMutations),
 )
+
+# How each domain's types are read by compiled reads (<domain>/graphql_map.py).
+TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS)
 
 
 class OfferdeskSchema(strawberry.Schema):
@@ -73,6 +82,8 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    # Beside the parser and validation caches, as bounded.
+    plans = Plans(TYPE_MAPS, maxsize=512)
     extensions: list[object] = [
         ErrorPhases,
         # Before the parser cache, which parses in its own hook with these options.
@@ -80,9 +91,10 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
-        # Last: it may answer in place of execution, after everything else has judged the
-        # request.
+        # Last: they may answer in place of execution, after everything else has judged the
+        # request; a cached answer first, then a compiled one (stored by the cache).
         CachedQueries,
+        lambda: CompiledReads(plans),
     ]
     if not options.suggestions:
         extensions.append(NoSuggestions)
