@@ -30,6 +30,7 @@ from offerdesk.events.models import OfferEvent
 from offerdesk.graphql.compiler.extension import FALLBACKS
 from offerdesk.offers import service as offers_service
 from offerdesk.offers.models import Offer
+from offerdesk.users import service as users_service
 
 from .conftest import make_token, settings_for
 from .helpers import count_statements
@@ -53,6 +54,7 @@ class Seeded:
     offers: dict[str, uuid.UUID]
     events: dict[str, uuid.UUID]
     content: dict[str, uuid.UUID]
+    users: dict[str, uuid.UUID]
 
 
 T0 = datetime(2025, 9, 1, 9, 0, tzinfo=UTC)
@@ -65,14 +67,28 @@ async def seed(db: Database) -> Seeded:
     offers: dict[str, uuid.UUID] = {}
     events: dict[str, uuid.UUID] = {}
     content: dict[str, uuid.UUID] = {}
+    users: dict[str, uuid.UUID] = {}
     async with db.transaction() as session:
         for key, kind, title in (
             ("intro", ContentType.TRAINING, "Intro 🚀 «ünïcödé»"),
             ("video", ContentType.VIDEO, 'Vidéo "quoted" \\ back\tslash\x01\x1f\u2028 end'),
             ("course", ContentType.COURSE, "Course"),
         ):
-            item = await content_service.create(session, {"type": kind, "title": title})
+            item = await content_service.create(
+                session,
+                {"type": kind, "title": title, "ref": f"content-{key}", "url": "https://x/é"},
+            )
             content[key] = item.id
+        for key, name, email in (
+            ("ada", "Ada Lövelace", "Ada.Lovelace@Example.org"),
+            ("bob", "Bob 🚲", "bob@example.org"),
+            ("gone", "Gone User", "gone@example.org"),
+        ):
+            user = await users_service.create(
+                session, {"name": name, "email": email, "ref": f"user-{key}"}
+            )
+            users[key] = user.id
+        await users_service.archive(session, [users["gone"]], True)
         for key, title, description in (
             ("main", "Zeta offer — ünïcödé", "Line one\nline two"),
             ("empty", "alpha offer", None),
@@ -166,7 +182,7 @@ async def seed(db: Database) -> Seeded:
             .where(Offer.id == offers["twin"])
             .values(created_at=T0 - timedelta(days=30))
         )
-    return Seeded(offers, events, content)
+    return Seeded(offers, events, content, users)
 
 
 EVENT_FIELDS = (
@@ -219,6 +235,25 @@ fragment Event on OfferEvent { id title contentId offer { id title } dates { sta
 fragment Date on OfferEventDate { id start end offerEventId }
 """
 
+CONTENT_PAGE = (
+    "query($type: ContentType, $search: String, $first: Int, $after: String) { "
+    "paginatedContentItems(type: $type, search: $search, first: $first, after: $after) "
+    "{ count edges { cursor node { %s } } pageInfo { hasNextPage endCursor } } }" % CONTENT_FIELDS
+)
+CONTENT_ITEM = "query($id: UUID, $ref: String) { contentItem(id: $id, ref: $ref) { %s } }" % (
+    CONTENT_FIELDS
+)
+USER_FIELDS = "id ref name email isActive createdAt updatedAt"
+USER_PAGE = (
+    "query($active: Boolean, $search: String, $first: Int, $after: String) { "
+    "paginatedUsers(isActive: $active, search: $search, first: $first, after: $after) "
+    "{ count edges { cursor node { %s } } pageInfo { hasNextPage endCursor } } }" % USER_FIELDS
+)
+USER = (
+    "query($id: UUID, $ref: String, $email: String) { "
+    "user(id: $id, ref: $ref, email: $email) { %s } }" % USER_FIELDS
+)
+
 
 def cursor(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
@@ -261,6 +296,27 @@ def hand_written(s: Seeded) -> list[Case]:
                     True,
                 )
             )
+    for kind in (None, "TRAINING", "VIDEO", "SCORM"):
+        for search in (None, "vid", "CONTENT-", " "):
+            cases.append((CONTENT_PAGE, {"type": kind, "search": search, "first": 2}, True))
+    for key, item in s.content.items():
+        cases.append((CONTENT_ITEM, {"id": str(item)}, True))
+        cases.append((CONTENT_ITEM, {"ref": f"content-{key}"}, True))
+    for active in (None, True, False):
+        for search in (None, "ÖVE", "example", "%"):
+            cases.append((USER_PAGE, {"active": active, "search": search}, True))
+    for key, user in s.users.items():
+        cases.append((USER, {"id": str(user)}, True))
+        cases.append((USER, {"ref": f"user-{key}"}, True))
+    for email in ("ada.lovelace@example.org", " BOB@example.org ", "nobody@example.org", ""):
+        cases.append((USER, {"email": email}, True))
+    cases += [
+        (CONTENT_PAGE, {"type": "NOPE"}, False),
+        (CONTENT_PAGE, {"first": 1, "after": "bad"}, False),
+        (USER, {"email": "nul\x00@example.org"}, False),
+        (USER, {"email": "a@example.org", "ref": "user-ada"}, False),
+        (USER_PAGE, {"first": 500}, False),
+    ]
     cases += [
         ('{ offerEvent(ref: "event-full") { contentTitle contentId } }', None, True),
         ('{ offer(ref: "offer-main") { offerEvents(isActive: false) { id } } }', None, True),
@@ -289,7 +345,8 @@ def hand_written(s: Seeded) -> list[Case]:
         ('{ offer(id: "%s", ref: "offer-main") { id } }' % s.offers["main"], None, False),
         # Not covered yet: the whole operation goes to the executor.
         ('{ offerEvent(ref: "event-full") { enrollments { count } } }', None, False),
-        ("{ offers { id } paginatedUsers { count } }", None, False),
+        ("{ offers { id } paginatedUsers { count } }", None, True),
+        ("{ offers { id } enrollments { id } }", None, False),
         ("{ __schema { queryType { name } } }", None, False),
     ]
     return cases
@@ -441,16 +498,25 @@ async def test_a_compiled_read_runs_one_statement_for_its_data(
         assert "Full — waiting list" in response.text
 
 
-async def test_a_principal_without_the_scope_gets_the_executors_forbidden_answer(
-    app: Starlette, reference: Starlette, db: Database
+@pytest.mark.parametrize(
+    "query",
+    [
+        Q1,
+        "query($id: UUID!) { offerEvent(id: $id) { id } paginatedUsers { count } }",
+        'query($id: UUID!) { offerEvent(id: $id) { id } a: contentItem(ref: "content-intro") '
+        "{ title } }",
+    ],
+)
+async def test_a_principal_without_a_scope_gets_the_executors_forbidden_answer(
+    app: Starlette, reference: Starlette, db: Database, query: str
 ) -> None:
     seeded = await seed(db)
     token = await make_token(db, frozenset({Scope.CONTENT_READ}))
-    query = {"query": Q1, "variables": {"id": str(seeded.events["full"])}}
+    body = {"query": query, "variables": {"id": str(seeded.events["full"])}}
     headers = {"Authorization": f"Bearer {token}", "X-Request-Id": "scope"}
     answers = []
     for application in (app, reference):
         async with AsyncClient(transport=ASGITransport(app=application), base_url="http://t") as c:
-            answers.append((await c.post("/graphql", json=query, headers=headers)).content)
+            answers.append((await c.post("/graphql", json=body, headers=headers)).content)
     assert answers[0] == answers[1]
     assert b"FORBIDDEN" in answers[0]

@@ -25,6 +25,7 @@ from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.scalars import SCALARS
 from offerdesk.offers.graphql_map import MAPS as OFFER_MAPS
 from offerdesk.offers.schema import OfferMutations, OfferQueries
+from offerdesk.users.graphql_map import MAPS as USER_MAPS
 from offerdesk.users.schema import UserMutations, UserQueries
 
 Query = merge_types(
@@ -36,7 +37,7 @@ Mutation = merge_types(
 )
 
 # How each domain's types are read by compiled reads (<domain>/graphql_map.py).
-TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS)
+TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS, USER_MAPS)
 
 
 class OfferdeskSchema(strawberry.Schema):
