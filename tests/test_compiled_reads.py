@@ -520,3 +520,25 @@ async def test_a_principal_without_a_scope_gets_the_executors_forbidden_answer(
             answers.append((await c.post("/graphql", json=body, headers=headers)).content)
     assert answers[0] == answers[1]
     assert b"FORBIDDEN" in answers[0]
+
+
+async def test_plans_are_compiled_once_per_variable_shape(app: Starlette, db: Database) -> None:
+    seeded = await seed(db)
+    token = await make_token(db)
+    plans = app.state.schema.plans
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def send(variables: dict[str, Any]) -> None:
+        base = {"id": str(seeded.events["full"]), "offer": str(seeded.offers["main"])}
+        body = {"query": SHAPES, "variables": {**base, **variables}}
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+            response = await client.post("/graphql", json=body, headers=headers)
+        assert "errors" not in response.json()
+
+    before = len(plans)
+    await send({"yes": True, "no": False, "active": None})
+    await send({"yes": True, "no": False, "active": None, "id": str(seeded.events["some"])})
+    assert len(plans) == before + 1  # another id: the same plan, the id a parameter
+    await send({"yes": False, "no": True, "active": None})
+    await send({"yes": True, "no": False, "active": True})
+    assert len(plans) == before + 3  # a boolean or a null changes the statement

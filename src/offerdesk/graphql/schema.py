@@ -41,6 +41,9 @@ TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS, USER_MAPS)
 
 
 class OfferdeskSchema(strawberry.Schema):
+    # The compiled reads' plans (graphql/compiler/plan.py), one cache per schema.
+    plans: Plans
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -99,12 +102,14 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
     ]
     if not options.suggestions:
         extensions.append(NoSuggestions)
-    return OfferdeskSchema(
+    schema = OfferdeskSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(scalar_map=SCALARS),
     )
+    schema.plans = plans
+    return schema
 
 
 def export_sdl() -> str:
