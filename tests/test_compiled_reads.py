@@ -8,6 +8,7 @@ and run one statement for their data.
 """
 
 import base64
+import logging
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -411,15 +412,24 @@ def generated(s: Seeded, count: int) -> list[Case]:
 
     cases: list[Case] = []
     for _ in range(count):
-        root = rng.choice(["event", "offer", "offers", "page"])
+        root = rng.choice(["event", "offer", "offers", "page", "content", "users"])
         if root == "event":
             body = "offerEvent(id: $id) { %s }" % event(2)
         elif root == "offer":
             body = "offer(id: $offer) { %s }" % offer(2)
         elif root == "offers":
             body = "offers(includeArchived: $flag) { %s }" % offer(2)
-        else:
+        elif root == "page":
             body = "paginatedOffers(first: 3) { edges { cursor node { %s } } count }" % offer(1)
+        elif root == "content":
+            body = "paginatedContentItems(first: 2) { edges { node { %s } } } x: contentItem" % (
+                " ".join(pick(CONTENT_FIELDS.split()))
+            ) + '(ref: "content-intro") { %s }' % " ".join(pick(CONTENT_FIELDS.split()))
+        else:
+            body = "paginatedUsers(isActive: $flag) { pageInfo { %s } edges { node { %s } } }" % (
+                " ".join(pick(["hasNextPage", "endCursor"])),
+                " ".join(pick(USER_FIELDS.split())),
+            )
         used = [
             f"${name}: {kind}"
             for name, kind in (("id", "UUID!"), ("offer", "UUID!"), ("flag", "Boolean!"))
@@ -530,11 +540,13 @@ async def test_plans_are_compiled_once_per_variable_shape(app: Starlette, db: Da
 
     async def send(variables: dict[str, Any]) -> None:
         base = {"id": str(seeded.events["full"]), "offer": str(seeded.offers["main"])}
-        body = {"query": SHAPES, "variables": {**base, **variables}}
+        body = {"query": document, "variables": {**base, **variables}}
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
             response = await client.post("/graphql", json=body, headers=headers)
         assert "errors" not in response.json()
 
+    # The schema (and its plans) is shared by the apps of this process: a fresh document.
+    document = f"{SHAPES}\n# {uuid.uuid4()}"
     before = len(plans)
     await send({"yes": True, "no": False, "active": None})
     await send({"yes": True, "no": False, "active": None, "id": str(seeded.events["some"])})
@@ -542,3 +554,19 @@ async def test_plans_are_compiled_once_per_variable_shape(app: Starlette, db: Da
     await send({"yes": False, "no": True, "active": None})
     await send({"yes": True, "no": False, "active": True})
     assert len(plans) == before + 3  # a boolean or a null changes the statement
+
+
+async def test_a_fallback_is_logged_with_the_field_that_forced_it_and_counted(
+    app: Starlette, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await make_token(db)
+    query = '{ offerEvent(ref: "none") { id enrollments { count } } }'
+    before = FALLBACKS["OfferEvent.enrollments"]
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        with caplog.at_level(logging.DEBUG, logger="offerdesk.compiled_reads"):
+            response = await client.post(
+                "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+            )
+    assert response.json() == {"data": {"offerEvent": None}}
+    assert FALLBACKS["OfferEvent.enrollments"] == before + 1
+    assert any("OfferEvent.enrollments" in record.getMessage() for record in caplog.records)
