@@ -5,12 +5,18 @@ order, strings escaped as orjson does (``\\"``, ``\\\\``, ``\\b\\t\\n\\f\\r`` an
 lower-case ``\\u00XX`` for other control characters; everything else as UTF-8), ``DateTime``
 as graphql/scalars.py ``serialize_datetime`` writes it and ids in lower-case.
 
-* PostgreSQL's ``json_build_object``/``json_agg`` put spaces after ``:`` and ``,``, so the
-  text is concatenated here instead; ``to_json(text)`` escapes strings the way orjson does.
-* SQLite's ``json_object``/``json_group_array`` write compact JSON with the same escapes. A
-  JSON value loses its "JSON" mark when it leaves a subquery, so nested values are wrapped
-  in ``json()`` to be embedded rather than quoted. Booleans are stored as 0/1 and UUIDs as 32
-  hex digits; timestamps as text ``YYYY-MM-DD HH:MM:SS.ffffff`` (naive UTC).
+The text is concatenated (``||``) on both engines, every value a non-null text expression
+(``'null'`` for null):
+
+* PostgreSQL's ``json_build_object``/``json_agg`` put spaces after ``:`` and ``,``;
+  ``to_json(text)`` escapes a string the way orjson does; lists are ``string_agg`` with
+  ``ORDER BY`` inside the aggregate.
+* SQLite's ``json_object`` is compact, but a JSON value loses its "JSON" mark when it
+  leaves a subquery (``json()`` would parse it again at every level) and takes at most 63
+  members; building the text is as fast and has no limit. ``json_quote`` escapes as orjson does;
+  lists are ``group_concat`` over an ordered subquery (no ``ORDER BY`` inside aggregates
+  before 3.44; an aggregate keeps its subquery's order). Booleans are stored as 0/1, UUIDs
+  as 32 hex digits, timestamps as text ``YYYY-MM-DD HH:MM:SS.ffffff`` (naive UTC).
 
 Every constant written here is a name from the GraphQL document or schema (checked against
 the GraphQL name syntax), never a value from a request: those are bound parameters.
@@ -74,23 +80,76 @@ def leaf_kind(graphql_type: str, expr: ColumnElement[Any]) -> str:
 
 
 class JsonSql:
-    """The JSON building blocks of one engine; a value is a SQL expression of JSON text."""
+    """The JSON building blocks of one engine: every value a non-null SQL text expression of
+    JSON (``'null'`` for null), concatenated into objects and lists."""
+
+    def quote(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A JSON string of text ``expr`` (SQL NULL stays NULL)."""
+        raise NotImplementedError
+
+    def uuid_text(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A UUID column as lower-case hyphenated text."""
+        raise NotImplementedError
+
+    def seconds(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A timestamp column's UTC ``YYYY-MM-DDTHH:MM:SS``."""
+        raise NotImplementedError
+
+    def micros(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A timestamp column's six digits of microseconds."""
+        raise NotImplementedError
+
+    def aggregate(
+        self,
+        element: ColumnElement[Any],
+        from_: FromClause,
+        where: Sequence[ColumnElement[bool]],
+        order_by: Sequence[ColumnElement[Any]],
+        correlate: Sequence[Any],
+    ) -> ColumnElement[Any]:
+        """``element`` of every row, in order, joined by commas (NULL when no rows)."""
+        raise NotImplementedError
+
+    def base64url(self, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Unpadded URL-safe base64 of UTF-8 ``text``."""
+        raise NotImplementedError
 
     def leaf(self, kind: str, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        """A leaf value (SQL NULL is JSON null)."""
-        raise NotImplementedError
+        """A leaf value of ``kind`` (SQL NULL is JSON null)."""
+        if kind == STRING:
+            text = self.quote(expr)
+        elif kind == INT:
+            text = cast(expr, Text)
+        elif kind == BOOLEAN:
+            flag = type_coerce(expr, Boolean)
+            return case(
+                (flag, _sql_string("true")),
+                (not_(flag), _sql_string("false")),
+                else_=_sql_string("null"),
+            )
+        elif kind == UUID:
+            text = _concat(['"', self.uuid_text(expr), '"'])
+        else:
+            # serialize_datetime: seconds, then ".ffffff" without its trailing zeros (none
+            # at all when they are all zero), then "Z".
+            fraction = func.rtrim(_concat([".", self.micros(expr)]), _sql_string(".0"))
+            text = _concat(['"', self.seconds(expr), fraction, 'Z"'])
+        return func.coalesce(text, _sql_string("null"))
 
     def string(self, text: str) -> ColumnElement[Any]:
         """A constant JSON string (``__typename``)."""
-        raise NotImplementedError
+        return _sql_string(json_name(text))
 
     def obj(self, members: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
         """An object of ``(key, value)`` members, in order."""
-        raise NotImplementedError
+        parts: list[ColumnElement[Any] | str] = ["{"]
+        for index, (key, value) in enumerate(members):
+            parts += [("," if index else "") + json_name(key) + ":", value]
+        return _concat([*parts, "}"])
 
     def one(self, rows: Select[Any]) -> ColumnElement[Any]:
-        """The object the first row of ``rows`` (one JSON column) is, or null."""
-        raise NotImplementedError
+        """The value of the first row of ``rows`` (one JSON column), or null."""
+        return func.coalesce(rows.limit(1).scalar_subquery(), _sql_string("null"))
 
     def array(
         self,
@@ -103,12 +162,19 @@ class JsonSql:
         """The array of ``element`` over the rows of ``from_`` that ``where`` admits, in
         ``order_by`` order (``[]`` when there are none); ``where`` may name the enclosing
         rows ``correlate``."""
-        raise NotImplementedError
+        items = self.aggregate(element, from_, where, order_by, correlate)
+        return _concat(["[", func.coalesce(items, _sql_string("")), "]"])
 
     def cursor(self, created_at: ColumnElement[Any], id_: ColumnElement[Any]) -> ColumnElement[Any]:
         """The text of pagination.py's ``encode_cursor(created_at, id)`` (a value for
         ``leaf(STRING, …)``): unpadded URL-safe base64 of ``<created_at.isoformat()>|<id>``."""
-        raise NotImplementedError
+        micros = self.micros(created_at)
+        # datetime.isoformat(): the fraction only when it is not zero, all six digits.
+        fraction = case(
+            (micros == _sql_string("000000"), _sql_string("")), else_=_concat([".", micros])
+        )
+        raw = _concat([self.seconds(created_at), fraction, "+00:00|", self.uuid_text(id_)])
+        return self.base64url(raw)
 
 
 def _concat(parts: Sequence[ColumnElement[Any] | str]) -> ColumnElement[Any]:
@@ -126,55 +192,28 @@ def _concat(parts: Sequence[ColumnElement[Any] | str]) -> ColumnElement[Any]:
     return type_coerce(Grouping(ClauseList(*elements, operator=operators.concat_op)), Text)
 
 
+def _correlated(rows: Select[Any], correlate: Sequence[Any]) -> Select[Any]:
+    # correlate() with nothing would turn automatic correlation off altogether.
+    return rows.correlate(*correlate) if correlate else rows
+
+
 class PostgresJson(JsonSql):
-    """Every value a non-null text expression (``'null'`` for null)."""
+    def quote(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cast(func.to_json(expr), Text)
+
+    def uuid_text(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cast(expr, Text)
 
     def _utc(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.timezone(_sql_string("UTC"), expr)
 
-    def _seconds(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    def seconds(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.to_char(self._utc(expr), _sql_string('YYYY-MM-DD"T"HH24:MI:SS'))
 
-    def _micros(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    def micros(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.to_char(self._utc(expr), _sql_string("US"))
 
-    def _uuid_text(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        return cast(expr, Text)
-
-    def leaf(self, kind: str, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        if kind == STRING:
-            text: ColumnElement[Any] = cast(func.to_json(expr), Text)
-        elif kind == INT:
-            text = cast(expr, Text)
-        elif kind == BOOLEAN:
-            flag = type_coerce(expr, Boolean)
-            return case(
-                (flag, _sql_string("true")),
-                (not_(flag), _sql_string("false")),
-                else_=_sql_string("null"),
-            )
-        elif kind == UUID:
-            text = _concat(['"', self._uuid_text(expr), '"'])
-        else:
-            # serialize_datetime: seconds, then ".ffffff" without its trailing zeros (none
-            # at all when they are all zero), then "Z".
-            fraction = func.rtrim(_concat([".", self._micros(expr)]), _sql_string(".0"))
-            text = _concat(['"', self._seconds(expr), fraction, 'Z"'])
-        return func.coalesce(text, _sql_string("null"))
-
-    def string(self, text: str) -> ColumnElement[Any]:
-        return _sql_string(json_name(text))
-
-    def obj(self, members: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
-        parts: list[ColumnElement[Any] | str] = ["{"]
-        for index, (key, value) in enumerate(members):
-            parts += [("," if index else "") + json_name(key) + ":", value]
-        return _concat([*parts, "}"])
-
-    def one(self, rows: Select[Any]) -> ColumnElement[Any]:
-        return func.coalesce(rows.limit(1).scalar_subquery(), _sql_string("null"))
-
-    def array(
+    def aggregate(
         self,
         element: ColumnElement[Any],
         from_: FromClause,
@@ -187,17 +226,10 @@ class PostgresJson(JsonSql):
             element, aggregate_order_by(separator, *order_by) if order_by else separator
         )
         rows = select(joined).select_from(from_).where(*where)
-        items = _correlated(rows, correlate).scalar_subquery()
-        return _concat(["[", func.coalesce(items, _sql_string("")), "]"])
+        return _correlated(rows, correlate).scalar_subquery()
 
-    def cursor(self, created_at: ColumnElement[Any], id_: ColumnElement[Any]) -> ColumnElement[Any]:
-        micros = self._micros(created_at)
-        # datetime.isoformat(): the fraction only when it is not zero, all six digits.
-        fraction = case(
-            (micros == _sql_string("000000"), _sql_string("")), else_=_concat([".", micros])
-        )
-        raw = _concat([self._seconds(created_at), fraction, "+00:00|", self._uuid_text(id_)])
-        encoded = func.encode(func.convert_to(raw, _sql_string("UTF8")), _sql_string("base64"))
+    def base64url(self, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        encoded = func.encode(func.convert_to(text, _sql_string("UTF8")), _sql_string("base64"))
         # PostgreSQL's base64 is the standard alphabet, padded, with a newline every 76
         # characters: translate to the URL-safe alphabet and drop padding and newlines.
         return func.translate(
@@ -206,52 +238,24 @@ class PostgresJson(JsonSql):
 
 
 class SqliteJson(JsonSql):
-    """Values as ``json_object`` takes them: text and integers as they are, nested JSON
-    wrapped in ``json()``."""
+    def quote(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        # json_quote(NULL) is the text 'null', which the leaf's coalesce would give anyway.
+        return func.json_quote(expr)
 
-    def _uuid_text(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    def uuid_text(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         hex_ = type_coerce(expr, Text)
         pieces = [func.substr(hex_, start, length) for start, length in _UUID_GROUPS]
         return _concat([pieces[0], "-", pieces[1], "-", pieces[2], "-", pieces[3], "-", pieces[4]])
 
-    def _seconds(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    def seconds(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         text = type_coerce(expr, Text)
         return _concat([func.substr(text, 1, 10), "T", func.substr(text, 12, 8)])
 
-    def leaf(self, kind: str, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        if kind in (STRING, INT):
-            return expr
-        if kind == BOOLEAN:
-            flag = type_coerce(expr, Boolean)
-            return func.json(
-                case(
-                    (flag.is_(None), None),
-                    (flag, _sql_string("true")),
-                    else_=_sql_string("false"),
-                )
-            )
-        if kind == UUID:
-            return self._uuid_text(expr)
-        text = type_coerce(expr, Text)
-        fraction = func.rtrim(func.substr(text, 20, 7), _sql_string(".0"))
-        return _concat([self._seconds(expr), fraction, "Z"])
+    def micros(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        # A time stored without a fraction reads as six zeros.
+        return func.substr(_concat([type_coerce(expr, Text), ".000000"]), 21, 6)
 
-    def string(self, text: str) -> ColumnElement[Any]:
-        return _sql_string(json_name(text)[1:-1])
-
-    def obj(self, members: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
-        if len(members) > 60:
-            # SQLite functions take at most 127 arguments.
-            raise Fallback("more than 60 fields in one object on SQLite")
-        arguments: list[ColumnElement[Any]] = []
-        for key, value in members:
-            arguments += [_sql_string(json_name(key)[1:-1]), value]
-        return func.json_object(*arguments)
-
-    def one(self, rows: Select[Any]) -> ColumnElement[Any]:
-        return func.json(rows.limit(1).scalar_subquery())
-
-    def array(
+    def aggregate(
         self,
         element: ColumnElement[Any],
         from_: FromClause,
@@ -259,31 +263,17 @@ class SqliteJson(JsonSql):
         order_by: Sequence[ColumnElement[Any]],
         correlate: Sequence[Any],
     ) -> ColumnElement[Any]:
-        # SQLite before 3.44 has no ORDER BY inside an aggregate: the rows come ordered from
-        # a subquery, whose order an aggregate over it keeps.
         rows = select(element.label("item")).select_from(from_).where(*where).order_by(*order_by)
         # A subquery in FROM is not correlated by SQLAlchemy unless told to.
         ordered = _correlated(rows, correlate).subquery()
-        items = select(func.json_group_array(func.json(ordered.c.item))).scalar_subquery()
-        return func.json(items)
+        return select(func.group_concat(ordered.c.item, _sql_string(","))).scalar_subquery()
 
-    def cursor(self, created_at: ColumnElement[Any], id_: ColumnElement[Any]) -> ColumnElement[Any]:
-        text = type_coerce(created_at, Text)
-        micros = func.substr(text, 21, 6)
-        fraction = case(
-            (micros == _sql_string("000000"), _sql_string("")), else_=func.substr(text, 20, 7)
-        )
-        raw = _concat([self._seconds(created_at), fraction, "+00:00|", self._uuid_text(id_)])
+    def base64url(self, text: ColumnElement[Any]) -> ColumnElement[Any]:
         # SQLite has no base64: db.py registers this function on every connection.
-        return func.offerdesk_base64url(raw)
+        return func.offerdesk_base64url(text)
 
 
 _UUID_GROUPS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
-
-
-def _correlated(rows: Select[Any], correlate: Sequence[Any]) -> Select[Any]:
-    # correlate() with nothing would turn automatic correlation off altogether.
-    return rows.correlate(*correlate) if correlate else rows
 
 
 def json_sql(dialect: str) -> JsonSql:
