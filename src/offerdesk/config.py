@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # space-separated, e.g. "https://admin.example.com, https://intranet.example.com";
     # "*" allows any origin. Empty (the default): no cross-origin access at all.
     cors_origins: str = ""
+    # Query operations answered by one compiled SQL statement (graphql/compiler/); 0 sends
+    # every operation through the executor, the reference (docs/decisions.md).
+    compiled_reads: bool = True
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False

@@ -8,6 +8,7 @@ which takes SQLite's single write lock up front (waiting up to the busy timeout)
 queue instead of failing.
 """
 
+import base64
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -84,6 +85,14 @@ def _lower(value: str | None) -> str | None:
     return value.lower() if value is not None else None
 
 
+def _base64url(value: str | None) -> str | None:
+    # Unpadded URL-safe base64 of UTF-8 text, as pagination.encode_cursor writes cursors:
+    # SQLite has no base64 of its own, and compiled reads write cursors in SQL.
+    if value is None:
+        return None
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -92,6 +101,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         # SQLite's own lower() folds ASCII only; PostgreSQL folds every letter. Searches and
         # the case-insensitive e-mail index must behave the same on both.
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+        dbapi_connection.create_function("offerdesk_base64url", 1, _base64url, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -9,9 +9,9 @@ import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Index, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Index, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.db import Entity
@@ -75,6 +75,16 @@ def decode_cursor(cursor: str, field: str = "after") -> tuple[datetime, uuid.UUI
         raise bad_input(field, f"{field} is not a cursor this API gave out") from exc
 
 
+def keyset_order(model: Any) -> list[ColumnElement[Any]]:
+    """The order of every page: (created_at, id), of the model or an alias of it."""
+    return [model.created_at, model.id]
+
+
+def after_condition(model: Any, created: Any, id_: Any) -> ColumnElement[bool]:
+    """The rows after a cursor's (created, id): values or bound parameters."""
+    return or_(model.created_at > created, and_(model.created_at == created, model.id > id_))
+
+
 async def paginate(
     session: AsyncSession, stmt: Select[E], model: type[E], first: int | None, after: str | None
 ) -> Page[E]:
@@ -84,11 +94,7 @@ async def paginate(
     count_query = select(func.count()).select_from(stmt.order_by(None).subquery())
     if after is not None:
         created, id_ = decode_cursor(after)
-        stmt = stmt.where(
-            or_(model.created_at > created, and_(model.created_at == created, model.id > id_))
-        )
-    rows = list(
-        (await session.scalars(stmt.order_by(model.created_at, model.id).limit(size + 1))).all()
-    )
+        stmt = stmt.where(after_condition(model, created, id_))
+    rows = list((await session.scalars(stmt.order_by(*keyset_order(model)).limit(size + 1))).all())
     items = [(row, encode_cursor(row.created_at, row.id)) for row in rows[:size]]
     return Page(items=items, has_next_page=len(rows) > size, count_query=count_query)

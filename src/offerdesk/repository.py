@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.errors import DomainError, ErrorCode, not_found
@@ -41,9 +41,22 @@ async def find_row(
         return await session.get(model, id_)
     if ref is None:
         return None
-    # A NUL character cannot be sent to PostgreSQL: refuse it as bad input, not a driver error.
-    stmt = select(model).where(model.ref == storable(ref, ref_path))  # type: ignore[attr-defined]
+    stmt = select(model).where(key_condition(model, "ref", key_value(ref, ref_path)))
     return await session.scalar(stmt)
+
+
+def key_condition(model: Any, key: str, value: Any) -> ColumnElement[bool]:
+    """The row of ``model`` (or of an alias of it) whose ``key`` ("id" or "ref") is ``value``
+    (a value or a bound parameter): ``find_row``'s look-up, also for compiled reads."""
+    column = model.id if key == "id" else model.ref
+    condition: ColumnElement[bool] = column == value
+    return condition
+
+
+def key_value(value: Any, path: str = "ref") -> Any:
+    """A look-up key as it may be sent to the database: BAD_USER_INPUT on ``path`` for a ref
+    with a NUL character, which PostgreSQL cannot take (bad input, not a driver error)."""
+    return storable(value, path) if isinstance(value, str) else value
 
 
 async def rows_by_ids(

@@ -58,14 +58,21 @@ def one_key(**keys: Any) -> tuple[str, Any]:
     return given[0]
 
 
-def search_filter(search: str | None, *columns: Any) -> ColumnElement[bool] | None:
-    """A case-insensitive substring match on any of ``columns``, or None for no search.
-
-    ``%`` and ``_`` are matched literally: a search for "50%" is not a wildcard.
-    """
+def search_term(search: str | None) -> str | None:
+    """The LIKE pattern of a search (trimmed, ``%``, ``_`` and ``/`` escaped with ``/``), or
+    None for no search (none given, or only blanks); BAD_USER_INPUT on ``search`` for NUL."""
     if search is None:
         return None
     term = storable(search, "search").strip()
     if not term:
         return None
-    return or_(*(column.icontains(term, autoescape=True) for column in columns))
+    return term.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def search_filter(term: Any, *columns: Any) -> ColumnElement[bool]:
+    """A case-insensitive substring match of ``term`` (from ``search_term``: a value or a bound
+    parameter) on any of ``columns``.
+
+    ``%`` and ``_`` are matched literally: a search for "50%" is not a wildcard.
+    """
+    return or_(*(column.icontains(term, escape="/") for column in columns))

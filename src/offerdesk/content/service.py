@@ -4,10 +4,10 @@ returns models, names bad input by domain paths (``content_item.url``)."""
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, set_active
@@ -21,6 +21,7 @@ from offerdesk.validation import (
     clean_title,
     one_key,
     search_filter,
+    search_term,
     storable,
 )
 
@@ -67,12 +68,21 @@ async def page(
     session: AsyncSession, where: ContentFilter, first: int | None, after: str | None
 ) -> Page[ContentItem]:
     """One page of the items ``where`` admits, in creation order (SPEC §2.6)."""
-    stmt: Select[ContentItem] = select(ContentItem)
-    if where.type is not None:
-        stmt = stmt.where(ContentItem.type == where.type)
-    if (match := search_filter(where.search, ContentItem.title, ContentItem.ref)) is not None:
-        stmt = stmt.where(match)
+    conditions = listing_conditions(ContentItem, where.type, search_term(where.search))
+    stmt: Select[ContentItem] = select(ContentItem).where(*conditions)
     return await paginate(session, stmt, ContentItem, first, after)
+
+
+def listing_conditions(item: Any, type_: Any | None, term: Any | None) -> list[ColumnElement[bool]]:
+    """What a page of ``item`` (the model or an alias) admits: items of ``type_`` unless it is
+    None, matching ``term`` (``search_term``) unless it is None; values or bound parameters.
+    The one definition, for the service's pages and compiled reads (content/graphql_map.py)."""
+    conditions: list[ColumnElement[bool]] = []
+    if type_ is not None:
+        conditions.append(item.type == type_)
+    if term is not None:
+        conditions.append(search_filter(term, item.title, item.ref))
+    return conditions
 
 
 def _clean_url(value: str | None, field: str) -> str | None:

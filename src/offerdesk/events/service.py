@@ -10,10 +10,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from offerdesk import locking
 from offerdesk.bulk import BulkResult, bulk_apply, set_active
@@ -347,6 +348,37 @@ async def delete_dates(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkR
     return await bulk_apply(session, OfferEventDate, ids, change)
 
 
+# --- the orders and filters of reads, on the models or on aliases of them: the one
+# definition for the service's reads and the compiled ones (events/graphql_map.py) ---
+
+
+def event_conditions(event: Any, where: EventFilter) -> list[ColumnElement[bool]]:
+    """What ``where`` admits of ``event`` (the model or an alias of it)."""
+    if where.is_active is None:
+        return []
+    return [event.is_active.is_(where.is_active)]
+
+
+def event_order(event: Any) -> list[ColumnElement[Any]]:
+    """An offer's events: by first date, events without dates last (SPEC §2.2), then by
+    creation."""
+    date = aliased(OfferEventDate)
+    first_start = (
+        select(func.min(date.start)).where(date.offer_event_id == event.id).scalar_subquery()
+    )
+    return [first_start.asc().nulls_last(), event.created_at, event.id]
+
+
+def date_order(date: Any) -> list[ColumnElement[Any]]:
+    """An event's dates: by start (SPEC §3.7), id breaking ties."""
+    return [date.start, date.id]
+
+
+def content_link_order(link: Any) -> list[ColumnElement[Any]]:
+    """An event's content links in link order: the first is the event's ``contentId``."""
+    return [link.position]
+
+
 # --- batched reads, in the shape DataLoaders need: one list per key, in key order ---
 
 
@@ -354,16 +386,10 @@ async def events_of_offers(
     session: AsyncSession, offer_ids: Sequence[uuid.UUID], where: EventFilter = EventFilter()
 ) -> list[list[OfferEvent]]:
     """Every event of each offer, sorted by its first date (events without dates last)."""
-    first_start = (
-        select(func.min(OfferEventDate.start))
-        .where(OfferEventDate.offer_event_id == OfferEvent.id)
-        .scalar_subquery()
+    stmt = select(OfferEvent).where(
+        OfferEvent.offer_id.in_(offer_ids), *event_conditions(OfferEvent, where)
     )
-    stmt = select(OfferEvent).where(OfferEvent.offer_id.in_(offer_ids))
-    if where.is_active is not None:
-        stmt = stmt.where(OfferEvent.is_active.is_(where.is_active))
-    stmt = stmt.order_by(first_start.asc().nulls_last(), OfferEvent.created_at, OfferEvent.id)
-    events = await session.scalars(stmt)
+    events = await session.scalars(stmt.order_by(*event_order(OfferEvent)))
     return group_by_key(((event.offer_id, event) for event in events), offer_ids)
 
 
@@ -374,7 +400,7 @@ async def dates_of_events(
     stmt = (
         select(OfferEventDate)
         .where(OfferEventDate.offer_event_id.in_(event_ids))
-        .order_by(OfferEventDate.start, OfferEventDate.id)
+        .order_by(*date_order(OfferEventDate))
     )
     dates = await session.scalars(stmt)
     return group_by_key(((date.offer_event_id, date) for date in dates), event_ids)
@@ -388,7 +414,7 @@ async def content_of_events(
         await session.execute(
             select(OfferEventContent.offer_event_id, OfferEventContent.content_item_id)
             .where(OfferEventContent.offer_event_id.in_(event_ids))
-            .order_by(OfferEventContent.offer_event_id, OfferEventContent.position)
+            .order_by(OfferEventContent.offer_event_id, *content_link_order(OfferEventContent))
         )
     ).all()
     item_ids = list(dict.fromkeys(item_id for _, item_id in links))

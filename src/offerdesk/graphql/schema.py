@@ -11,10 +11,15 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from offerdesk.config import Settings
+from offerdesk.content.graphql_map import MAPS as CONTENT_MAPS
 from offerdesk.content.schema import ContentMutations, ContentQueries
 from offerdesk.enrollments.schema import EnrollmentMutations, EnrollmentQueries
+from offerdesk.events.graphql_map import MAPS as EVENT_MAPS
 from offerdesk.events.schema import EventMutations, EventQueries
 from offerdesk.graphql.cache import CachedQueries
+from offerdesk.graphql.compiler.declarations import merge
+from offerdesk.graphql.compiler.extension import CompiledReads
+from offerdesk.graphql.compiler.plan import Plans
 from offerdesk.graphql.cost import CostLimit
 from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
 from offerdesk.graphql.inputs import InputLimits
@@ -22,7 +27,9 @@ from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.operations import OperationChoice
 from offerdesk.graphql.scalars import SCALARS
 from offerdesk.metrics import RequestMetrics
+from offerdesk.offers.graphql_map import MAPS as OFFER_MAPS
 from offerdesk.offers.schema import OfferMutations, OfferQueries
+from offerdesk.users.graphql_map import MAPS as USER_MAPS
 from offerdesk.users.schema import UserMutations, UserQueries
 
 Query = merge_types(
@@ -33,8 +40,14 @@ Mutation = merge_types(
     (OfferMutations, EventMutations, EnrollmentMutations, ContentMutations, UserMutations),
 )
 
+# How each domain's types are read by compiled reads (<domain>/graphql_map.py).
+TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS, USER_MAPS)
+
 
 class OfferdeskSchema(strawberry.Schema):
+    # The compiled reads' plans (graphql/compiler/plan.py), one cache per schema.
+    plans: Plans
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -79,6 +92,8 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    # Beside the parser and validation caches, as bounded.
+    plans = Plans(TYPE_MAPS, maxsize=512)
     extensions: list[object] = [
         ErrorPhases,
         RequestMetrics,
@@ -92,18 +107,21 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         # them.
         InputLimits,
         lambda: CostLimit(options.max_cost),
-        # Last: it may answer in place of execution, after everything else has judged the
-        # request.
+        # Last: they may answer in place of execution, after everything else has judged the
+        # request; a cached answer first, then a compiled one (stored by the cache).
         CachedQueries,
+        lambda: CompiledReads(plans),
     ]
     if not options.suggestions:
         extensions.append(NoSuggestions)
-    return OfferdeskSchema(
+    schema = OfferdeskSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(scalar_map=SCALARS),
     )
+    schema.plans = plans
+    return schema
 
 
 def export_sdl() -> str:

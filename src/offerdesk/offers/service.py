@@ -4,10 +4,10 @@ returns models, names bad input by domain paths (``offer.title``)."""
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk import locking
@@ -17,7 +17,14 @@ from offerdesk.errors import not_found
 from offerdesk.offers.models import Offer
 from offerdesk.pagination import Page, paginate
 from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
-from offerdesk.validation import clean_ref, clean_text, clean_title, one_key, search_filter
+from offerdesk.validation import (
+    clean_ref,
+    clean_text,
+    clean_title,
+    one_key,
+    search_filter,
+    search_term,
+)
 
 
 class OfferChanges(TypedDict, total=False):
@@ -65,18 +72,34 @@ async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Offe
     return await rows_by_ids(session, Offer, ids)
 
 
+def listing_conditions(
+    offer: Any, include_archived: bool, term: Any | None
+) -> list[ColumnElement[bool]]:
+    """What a listing of ``offer`` (the model or an alias of it) admits: active, non-archived
+    offers unless ``include_archived`` (SPEC §3.6), matching ``term`` (``search_term``: a value
+    or a bound parameter) unless it is None. The one definition, for the service's reads and
+    the compiled ones (offers/graphql_map.py)."""
+    conditions: list[ColumnElement[bool]] = []
+    if not include_archived:
+        conditions += [offer.is_active.is_(True), offer.archived_at.is_(None)]
+    if term is not None:
+        conditions.append(search_filter(term, offer.title, offer.description))
+    return conditions
+
+
+def listing_order(offer: Any) -> list[ColumnElement[Any]]:
+    """The order of ``offers`` (by title; id breaks ties), for the model or an alias."""
+    return [offer.title, offer.id]
+
+
 def _query(where: OfferFilter) -> Select[Offer]:
-    stmt = select(Offer)
-    if not where.include_archived:
-        stmt = stmt.where(Offer.is_active.is_(True), Offer.archived_at.is_(None))
-    if (match := search_filter(where.search, Offer.title, Offer.description)) is not None:
-        stmt = stmt.where(match)
-    return stmt
+    term = search_term(where.search)
+    return select(Offer).where(*listing_conditions(Offer, where.include_archived, term))
 
 
 async def find_many(session: AsyncSession, where: OfferFilter) -> list[Offer]:
     """Every offer ``where`` admits, by title."""
-    stmt = _query(where).order_by(Offer.title, Offer.id)
+    stmt = _query(where).order_by(*listing_order(Offer))
     return list((await session.scalars(stmt)).all())
 
 

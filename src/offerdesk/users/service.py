@@ -4,10 +4,10 @@ models, names bad input by domain paths (``user.email``)."""
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, set_active
@@ -21,6 +21,7 @@ from offerdesk.validation import (
     clean_title,
     one_key,
     search_filter,
+    search_term,
     storable,
 )
 
@@ -80,8 +81,33 @@ async def get(
 
 
 async def _find_by_email(session: AsyncSession, email: str) -> User | None:
-    wanted = storable(email, "email").strip().lower()
-    return await session.scalar(select(User).where(func.lower(User.email) == wanted))
+    return await session.scalar(select(User).where(email_condition(User, email_key(email))))
+
+
+def email_key(email: str) -> str:
+    """An e-mail address as look-ups compare it (trimmed, lower-case); BAD_USER_INPUT for NUL."""
+    return storable(email, "email").strip().lower()
+
+
+def email_condition(user: Any, wanted: Any) -> ColumnElement[bool]:
+    """``user`` (the model or an alias) has the address ``wanted`` (``email_key``: a value or a
+    bound parameter), case-insensitively (SPEC §2.4)."""
+    condition: ColumnElement[bool] = func.lower(user.email) == wanted
+    return condition
+
+
+def listing_conditions(
+    user: Any, is_active: bool | None, term: Any | None
+) -> list[ColumnElement[bool]]:
+    """What a page of ``user`` (the model or an alias) admits: the active or archived users
+    unless ``is_active`` is None, matching ``term`` (``search_term``) unless it is None. The one
+    definition, for the service's pages and compiled reads (users/graphql_map.py)."""
+    conditions: list[ColumnElement[bool]] = []
+    if is_active is not None:
+        conditions.append(user.is_active.is_(is_active))
+    if term is not None:
+        conditions.append(search_filter(term, user.name, user.email, user.ref))
+    return conditions
 
 
 async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[User | None]:
@@ -93,12 +119,8 @@ async def page(
     session: AsyncSession, where: UserFilter, first: int | None, after: str | None
 ) -> Page[User]:
     """One page of the users ``where`` admits, in creation order (SPEC §2.6)."""
-    stmt = select(User)
-    if where.is_active is not None:
-        stmt = stmt.where(User.is_active.is_(where.is_active))
-    if (match := search_filter(where.search, User.name, User.email, User.ref)) is not None:
-        stmt = stmt.where(match)
-    return await paginate(session, stmt, User, first, after)
+    conditions = listing_conditions(User, where.is_active, search_term(where.search))
+    return await paginate(session, select(User).where(*conditions), User, first, after)
 
 
 async def create(session: AsyncSession, changes: UserChanges) -> User:

@@ -1,0 +1,153 @@
+"""How a domain tells the compiler what its GraphQL types are in SQL: one declaration per field.
+
+Each domain writes these in its ``graphql_map.py``, beside its ``schema.py``. A declaration
+names SQL through the domain's service (its orders, filters, computed expressions), so the
+compiled read and the executor's read share one definition of each rule.
+
+Expressions are functions of a row *alias* (an ``sqlalchemy.orm.aliased`` model): the same
+table can appear several times in one statement (an offer's events' offer's events …).
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement
+
+
+class Fallback(Exception):
+    """The operation, or this request's values, cannot be answered by a compiled statement;
+    the executor answers instead (its answer, errors included, is the reference)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Args(Protocol):
+    """A field's arguments as a declaration sees them while its plan is built.
+
+    A plan serves every request whose variables have the same *shape* (null or not, blank or
+    not, and the value of booleans), so a declaration may branch on ``given``, ``text_given``
+    and ``flag``; every other value reaches the SQL only as a bound parameter (``param``).
+    """
+
+    def given(self, name: str) -> bool:
+        """Whether the argument is non-null."""
+        ...
+
+    def text_given(self, name: str) -> bool:
+        """Whether the (string) argument is non-null and not only blanks."""
+        ...
+
+    def flag(self, name: str) -> bool | None:
+        """The value of a Boolean argument."""
+        ...
+
+    def one_of(self, *names: str) -> str:
+        """The one non-null argument of ``names``; ``Fallback`` when not exactly one is (the
+        executor's BAD_USER_INPUT answers that)."""
+        ...
+
+    def param(self, name: str, prepare: Callable[[Any], Any] | None = None) -> Any:
+        """A bound parameter whose value, per request, is ``prepare(argument value)``. A
+        ``DomainError`` raised by ``prepare`` makes that request fall back."""
+        ...
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of a relation: conditions on the child alias (correlated to the parent's),
+    their order, and tables joined to reach them (a link table: ``(table, on clause)``)."""
+
+    where: Sequence[ColumnElement[bool]]
+    order_by: Sequence[ColumnElement[Any]] = ()
+    joins: Sequence[tuple[Any, ColumnElement[bool]]] = ()
+
+
+@dataclass(frozen=True)
+class Value:
+    """A leaf field: a column or an expression over the row (``lambda row: row.title``)."""
+
+    sql: Callable[[Any], ColumnElement[Any]]
+
+
+@dataclass(frozen=True)
+class Link:
+    """An object field (``many=False``) or list field (``many=True``) of type ``target``:
+    ``rows(parent, child, args)`` says which rows of the target's table, in which order."""
+
+    target: str
+    rows: Callable[[Any, Any, Args], Rows]
+    many: bool
+
+
+@dataclass(frozen=True)
+class First:
+    """A leaf field that is field ``field`` of the first row of this type's ``link``
+    (``contentTitle``: the title of the first of ``contentItems``)."""
+
+    link: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A Relay connection of ``target`` rows (SPEC §2.6): keyset pages over (created_at, id)
+    as pagination.py reads them, the rows filtered by ``where(child, args)``; the arguments
+    ``first`` and ``after`` are the connection's own."""
+
+    target: str
+    where: Callable[[Any, Args], Sequence[ColumnElement[bool]]]
+
+
+Declaration = Value | Link | First | Connection
+
+
+@dataclass(frozen=True)
+class TypeMap:
+    """A GraphQL object type's table (``model``: a mapped class, aliased per use) and its
+    fields. ``Query``'s map has no model: its fields are the root fields."""
+
+    name: str
+    model: Any
+    fields: Mapping[str, Declaration] = field(default_factory=dict)
+
+
+def column(name: str) -> Value:
+    """The leaf field that is the row's column (or hybrid) ``name``."""
+    return Value(lambda row: getattr(row, name))
+
+
+def merge(*groups: Sequence[TypeMap]) -> dict[str, TypeMap]:
+    """The domains' maps by type name; the fields of a type declared in several domains
+    (``Query``) are merged, and a field declared twice is an error."""
+    merged: dict[str, TypeMap] = {}
+    for group in groups:
+        for type_map in group:
+            known = merged.get(type_map.name)
+            if known is None:
+                merged[type_map.name] = type_map
+                continue
+            twice = set(known.fields) & set(type_map.fields)
+            if twice:
+                raise ValueError(f"{type_map.name} fields declared twice: {sorted(twice)}")
+            merged[type_map.name] = TypeMap(
+                type_map.name, known.model or type_map.model, {**known.fields, **type_map.fields}
+            )
+    return merged
+
+
+__all__ = [
+    "Args",
+    "Connection",
+    "Declaration",
+    "Fallback",
+    "First",
+    "Link",
+    "Rows",
+    "TypeMap",
+    "Value",
+    "column",
+    "merge",
+]

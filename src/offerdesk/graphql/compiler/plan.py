@@ -1,0 +1,453 @@
+"""A validated query operation compiled into one SQL statement: a plan.
+
+The statement's one value is the answer's ``data`` object as JSON text. Fields are collected
+by graphql-core's own ``collect_fields`` (fragments, inline fragments, ``@include``/``@skip``,
+merging of equal response keys), so the members come in the order the executor writes them.
+What no declaration covers (or the engine cannot write) raises ``Fallback`` naming it.
+
+A plan serves every request with the same document, operation and variable *shape*
+(``variable_shape``): which variables are null, which strings are blank, the value of each
+boolean. Everything else a request sends is a bound parameter, computed per request by
+``Plan.parameters`` with graphql-core's argument coercion.
+"""
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLSchema,
+    NameNode,
+    OperationDefinitionNode,
+    get_named_type,
+)
+from graphql.execution.collect_fields import (
+    FieldDetailsList,
+    FragmentDetails,
+    GroupedFieldSet,
+    collect_fields,
+    collect_subfields,
+)
+from graphql.execution.values import VariableValues, get_argument_values
+from sqlalchemy import ColumnElement, FromClause, Select, bindparam, exists, func, select
+from sqlalchemy.orm import aliased, join
+from strawberry.permission import PermissionExtension
+
+from offerdesk.errors import DomainError
+from offerdesk.graphql.compiler.declarations import (
+    Connection,
+    Fallback,
+    First,
+    Link,
+    Rows,
+    TypeMap,
+    Value,
+)
+from offerdesk.graphql.compiler.json_sql import BOOLEAN, INT, STRING, JsonSql, json_sql, leaf_kind
+from offerdesk.graphql.permissions import required_scope
+from offerdesk.pagination import after_condition, decode_cursor, keyset_order, page_size
+
+ParamSource = Callable[[VariableValues, dict[int, dict[str, Any]]], Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One statement for a (document, operation, variable shape), the parameters it takes
+    and the scopes its fields need."""
+
+    statement: Select[Any]
+    params: tuple[tuple[str, ParamSource], ...]
+    scopes: frozenset[str]
+
+    def parameters(self, variables: VariableValues) -> dict[str, Any]:
+        """This request's parameter values; ``Fallback`` when one is refused (a malformed
+        cursor, a page size out of range, a NUL character: the executor's error answers)."""
+        arguments: dict[int, dict[str, Any]] = {}
+        return {name: source(variables, arguments) for name, source in self.params}
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A (document, operation, variable shape) the executor answers, and why."""
+
+    reason: str
+
+
+def variable_shape(variables: VariableValues) -> tuple[tuple[str, Any], ...]:
+    """What of the variables' values can change a plan: null or not, blank or not, booleans."""
+    return tuple(sorted((name, _shape(value)) for name, value in variables.coerced.items()))
+
+
+def _shape(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return "text" if value.strip() else "blank"
+    if isinstance(value, list):
+        return tuple(_shape(item) for item in value)
+    if isinstance(value, dict):
+        return tuple(sorted((key, _shape(item)) for key, item in value.items()))
+    return "value"
+
+
+class _Arguments:
+    """``declarations.Args`` for one field node, reading values while the plan is built and
+    registering bound parameters read per request."""
+
+    def __init__(self, builder: "_Builder", definition: GraphQLField | None, node: FieldNode):
+        self._builder = builder
+        self._definition = definition
+        self._node = node
+        self._values = builder.argument_values(definition, node, builder.variables, {})
+
+    def given(self, name: str) -> bool:
+        return self._values.get(name) is not None
+
+    def text_given(self, name: str) -> bool:
+        value = self._values.get(name)
+        return isinstance(value, str) and bool(value.strip())
+
+    def flag(self, name: str) -> bool | None:
+        value = self._values.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise Fallback(f"argument {name} is not a Boolean")
+        return value
+
+    def one_of(self, *names: str) -> str:
+        given = [name for name in names if self.given(name)]
+        if len(given) != 1:
+            raise Fallback(f"not exactly one of {', '.join(names)}")
+        return given[0]
+
+    def param(self, name: str, prepare: Callable[[Any], Any] | None = None) -> Any:
+        definition, node, values_of = self._definition, self._node, self._builder.argument_values
+
+        def source(variables: VariableValues, memo: dict[int, dict[str, Any]]) -> Any:
+            value = values_of(definition, node, variables, memo).get(name)
+            if prepare is None:
+                return value
+            try:
+                return prepare(value)
+            except DomainError as exc:
+                raise Fallback(f"argument {name}: {exc.code.value}") from exc
+
+        return self._builder.parameter(source)
+
+
+class _Builder:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        maps: Mapping[str, TypeMap],
+        json: JsonSql,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDetails],
+        variables: VariableValues,
+    ) -> None:
+        self.schema = schema
+        self.maps = maps
+        self.json = json
+        self.operation = operation
+        self.fragments = fragments
+        self.variables = variables
+        self.params: list[tuple[str, ParamSource]] = []
+        self.scopes: set[str] = set()
+        self._names = itertools.count()
+
+    def parameter(self, source: ParamSource) -> Any:
+        name = f"p{next(self._names)}"
+        self.params.append((name, source))
+        return bindparam(name)
+
+    @staticmethod
+    def argument_values(
+        definition: GraphQLField | None,
+        node: FieldNode,
+        variables: VariableValues,
+        memo: dict[int, dict[str, Any]],
+    ) -> dict[str, Any]:
+        if definition is None:
+            return {}
+        if id(node) not in memo:
+            try:
+                memo[id(node)] = get_argument_values(definition, node, variables)
+            except GraphQLError as exc:
+                raise Fallback(f"arguments of {node.name.value}: {exc.message}") from exc
+        return memo[id(node)]
+
+    def build(self) -> Select[Any]:
+        query_type = self.schema.query_type
+        if query_type is None or "Query" not in self.maps:
+            raise Fallback("no Query type")
+        grouped = collect_fields(
+            self.schema, self.fragments, self.variables, query_type, self.operation
+        ).grouped_field_set
+        return select(self.object(query_type, self.maps["Query"], None, grouped).label("data"))
+
+    def object(
+        self,
+        graphql_type: GraphQLObjectType,
+        type_map: TypeMap,
+        row: Any,
+        grouped: GroupedFieldSet,
+    ) -> ColumnElement[Any]:
+        members = [
+            (key, self.field(graphql_type, type_map, row, details))
+            for key, details in grouped.items()
+        ]
+        return self.json.obj(members)
+
+    def subfields(self, graphql_type: Any, details: FieldDetailsList) -> GroupedFieldSet:
+        if not isinstance(graphql_type, GraphQLObjectType):
+            raise Fallback(f"selection on {graphql_type}")
+        return collect_subfields(
+            self.schema, self.fragments, self.variables, self.operation, graphql_type, details
+        ).grouped_field_set
+
+    def _check_field(self, parent: GraphQLObjectType, definition: GraphQLField) -> None:
+        """The scope a field's resolver checks becomes the plan's; any other field extension
+        would change the executor's answer in a way the plan does not know."""
+        strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+        extensions = getattr(strawberry_field, "extensions", None) or []
+        for extension in extensions:
+            if not isinstance(extension, PermissionExtension):
+                raise Fallback(f"{parent.name} field with {type(extension).__name__}")
+        scope = required_scope(extensions)
+        if scope is not None:
+            self.scopes.add(scope.value)
+
+    def field(
+        self, parent: GraphQLObjectType, type_map: TypeMap, row: Any, details: FieldDetailsList
+    ) -> ColumnElement[Any]:
+        node = details[0].node
+        name = node.name.value
+        if name == "__typename":
+            return self.json.string(parent.name)
+        definition = parent.fields.get(name)
+        declaration = type_map.fields.get(name)
+        if definition is None or declaration is None:
+            raise Fallback(f"{parent.name}.{name}")
+        self._check_field(parent, definition)
+        named = get_named_type(definition.type)
+        kind_name = "enum" if isinstance(named, GraphQLEnumType) else named.name
+        if isinstance(declaration, Value):
+            expr = declaration.sql(row)
+            return self.json.leaf(leaf_kind(kind_name, expr), expr)
+        args = _Arguments(self, definition, node)
+        if isinstance(declaration, First):
+            return self.first(parent, type_map, row, declaration, kind_name)
+        if isinstance(declaration, Link):
+            return self.link(row, declaration, args, named, details)
+        return self.connection(declaration, args, named, details)
+
+    def _target(self, name: str) -> TypeMap:
+        target = self.maps.get(name)
+        if target is None or target.model is None:
+            raise Fallback(f"type {name}")
+        return target
+
+    def _from(self, child: Any, rows: Rows) -> FromClause:
+        from_: Any = child
+        for table, on in rows.joins:
+            from_ = join(from_, table, on)
+        return from_  # type: ignore[no-any-return]
+
+    def link(
+        self, row: Any, declaration: Link, args: _Arguments, named: Any, details: FieldDetailsList
+    ) -> ColumnElement[Any]:
+        target = self._target(declaration.target)
+        child = aliased(target.model)
+        rows = declaration.rows(row, child, args)
+        element = self.object(named, target, child, self.subfields(named, details))
+        from_ = self._from(child, rows)
+        correlate = [row] if row is not None else []
+        if declaration.many:
+            return self.json.array(element, from_, rows.where, rows.order_by, correlate)
+        one = select(element).select_from(from_).where(*rows.where).order_by(*rows.order_by)
+        return self.json.one(one.correlate(*correlate) if correlate else one)
+
+    def first(
+        self, parent: GraphQLObjectType, type_map: TypeMap, row: Any, declaration: First, kind: str
+    ) -> ColumnElement[Any]:
+        link = type_map.fields.get(declaration.link)
+        if not isinstance(link, Link):
+            raise Fallback(f"{parent.name}.{declaration.link} is not a link")
+        target = self._target(link.target)
+        value = target.fields.get(declaration.field)
+        if not isinstance(value, Value):
+            raise Fallback(f"{target.name}.{declaration.field} is not a value")
+        child = aliased(target.model)
+        link_field = parent.fields[declaration.link]
+        # The link's arguments at their defaults: contentTitle is the first of all items.
+        bare = FieldNode(name=NameNode(value=declaration.link), arguments=(), directives=())
+        rows = link.rows(row, child, _Arguments(self, link_field, bare))
+        raw = (
+            select(value.sql(child))
+            .select_from(self._from(child, rows))
+            .where(*rows.where)
+            .order_by(*rows.order_by)
+            .limit(1)
+            .correlate(row)
+            .scalar_subquery()
+        )
+        return self.json.leaf(leaf_kind(kind, raw), raw)
+
+    def connection(
+        self, declaration: Connection, args: _Arguments, named: Any, details: FieldDetailsList
+    ) -> ColumnElement[Any]:
+        target = self._target(declaration.target)
+        base = aliased(target.model)
+        # Both checked per request even when the selection does not use them, as the
+        # executor checks them (pagination.paginate).
+        size = args.param("first", page_size)
+        size_and_one = args.param("first", lambda first: page_size(first) + 1)
+        where = list(declaration.where(base, args))
+        if args.given("after"):
+            created = args.param("after", lambda cursor: decode_cursor(cursor)[0])
+            id_ = args.param("after", lambda cursor: decode_cursor(cursor)[1])
+            where.append(after_condition(base, created, id_))
+        order = keyset_order(base)
+        page = (
+            select(base.id.label("id"), func.row_number().over(order_by=order).label("rn"))
+            .where(*where)
+            .order_by(*order)
+            .limit(size_and_one)
+            .cte(f"page_{next(self._names)}")
+        )
+        members = []
+        for key, field_details in self.subfields(named, details).items():
+            name = field_details[0].node.name.value
+            field_type = get_named_type(named.fields[name].type) if name in named.fields else None
+            if name == "__typename":
+                value = self.json.string(named.name)
+            elif name == "edges":
+                value = self.edges(target, page, size, field_type, field_details)
+            elif name == "pageInfo":
+                value = self.page_info(target, page, size, field_type, field_details)
+            elif name == "count":
+                counted = aliased(target.model)
+                total = (
+                    select(func.count())
+                    .select_from(counted)
+                    .where(*declaration.where(counted, args))
+                    .scalar_subquery()
+                )
+                value = self.json.leaf(INT, total)
+            else:
+                raise Fallback(f"{named.name}.{name}")
+            members.append((key, value))
+        return self.json.obj(members)
+
+    def edges(
+        self, target: TypeMap, page: Any, size: Any, edge_type: Any, details: FieldDetailsList
+    ) -> ColumnElement[Any]:
+        node = aliased(target.model)
+        members = []
+        for key, field_details in self.subfields(edge_type, details).items():
+            name = field_details[0].node.name.value
+            if name == "__typename":
+                value = self.json.string(edge_type.name)
+            elif name == "node":
+                node_type = get_named_type(edge_type.fields["node"].type)
+                grouped = self.subfields(node_type, field_details)
+                value = self.object(node_type, target, node, grouped)
+            elif name == "cursor":
+                value = self.json.leaf(STRING, self.json.cursor(node.created_at, node.id))
+            else:
+                raise Fallback(f"{edge_type.name}.{name}")
+            members.append((key, value))
+        from_ = join(page, node, node.id == page.c.id)
+        return self.json.array(self.json.obj(members), from_, [page.c.rn <= size], [page.c.rn], [])
+
+    def page_info(
+        self, target: TypeMap, page: Any, size: Any, info_type: Any, details: FieldDetailsList
+    ) -> ColumnElement[Any]:
+        members = []
+        for key, field_details in self.subfields(info_type, details).items():
+            name = field_details[0].node.name.value
+            if name == "__typename":
+                value = self.json.string(info_type.name)
+            elif name == "hasNextPage":
+                value = self.json.leaf(BOOLEAN, exists().where(page.c.rn > size))
+            elif name == "endCursor":
+                last = aliased(target.model)
+                cursor = (
+                    select(self.json.cursor(last.created_at, last.id))
+                    .select_from(join(page, last, last.id == page.c.id))
+                    .where(page.c.rn <= size)
+                    .order_by(page.c.rn.desc())
+                    .limit(1)
+                    .scalar_subquery()
+                )
+                value = self.json.leaf(STRING, cursor)
+            else:
+                raise Fallback(f"{info_type.name}.{name}")
+            members.append((key, value))
+        return self.json.obj(members)
+
+
+def compile_operation(
+    schema: GraphQLSchema,
+    maps: Mapping[str, TypeMap],
+    dialect: str,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: VariableValues,
+) -> Plan:
+    """The plan of a validated query ``operation`` for ``variables``' shape; ``Fallback``
+    names what cannot be compiled."""
+    fragments = {
+        definition.name.value: FragmentDetails(definition)
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    builder = _Builder(schema, maps, json_sql(dialect), operation, fragments, variables)
+    statement = builder.build()
+    return Plan(statement, tuple(builder.params), frozenset(builder.scopes))
+
+
+class Plans:
+    """Plans (and refusals) by (engine, document, operation name, variable shape): least
+    recently used first out, beside the parser and validation caches (graphql/schema.py)."""
+
+    def __init__(self, maps: Mapping[str, TypeMap], maxsize: int = 512) -> None:
+        self.maps = maps
+        self.maxsize = maxsize
+        self._plans: OrderedDict[tuple[Any, ...], Plan | Unsupported] = OrderedDict()
+
+    def get(
+        self,
+        schema: GraphQLSchema,
+        dialect: str,
+        query: str,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: VariableValues,
+    ) -> Plan | Unsupported:
+        """The plan for this request, compiled on first use."""
+        name = operation.name.value if operation.name else None
+        key = (dialect, query, name, variable_shape(variables))
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+            return plan
+        try:
+            plan = compile_operation(schema, self.maps, dialect, document, operation, variables)
+        except Fallback as exc:
+            plan = Unsupported(exc.reason)
+        self._plans[key] = plan
+        if len(self._plans) > self.maxsize:
+            self._plans.popitem(last=False)
+        return plan
+
+    def __len__(self) -> int:
+        return len(self._plans)

@@ -1,0 +1,575 @@
+"""Compiled reads (graphql/compiler/) answer byte for byte as the executor does.
+
+Every document here is sent to two apps on the same database: one with compiled reads on,
+one with ``compiled_reads=False`` (the executor, the reference). Response caches are off in
+both, so every answer is computed. The bodies, status codes and media types must be equal;
+the documents that the compiler covers must also really be compiled (no fallback counted)
+and run one statement for their data.
+"""
+
+import base64
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import update
+from starlette.applications import Starlette
+
+from offerdesk.app import create_app
+from offerdesk.auth.scopes import Scope
+from offerdesk.content import service as content_service
+from offerdesk.content.models import ContentItem, ContentType
+from offerdesk.db import Database
+from offerdesk.events import service as events_service
+from offerdesk.events.models import OfferEvent
+from offerdesk.graphql.compiler.extension import FALLBACKS
+from offerdesk.offers import service as offers_service
+from offerdesk.offers.models import Offer
+from offerdesk.users import service as users_service
+
+from .conftest import make_token, settings_for
+from .helpers import count_statements
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"response_cache_mb": 0, "compiled_reads": True}
+
+
+@pytest.fixture
+async def reference(database_url: str) -> AsyncIterator[Starlette]:
+    """The same database answered by the executor alone."""
+    app = create_app(settings_for(database_url, response_cache_mb=0, compiled_reads=False))
+    yield app
+    await app.state.db.dispose()
+
+
+@dataclass
+class Seeded:
+    offers: dict[str, uuid.UUID]
+    events: dict[str, uuid.UUID]
+    content: dict[str, uuid.UUID]
+    users: dict[str, uuid.UUID]
+
+
+T0 = datetime(2025, 9, 1, 9, 0, tzinfo=UTC)
+
+
+async def seed(db: Database) -> Seeded:
+    """The edge cases: unlimited capacity, full events, waiting lists, archived offers, events
+    and content, events without dates or content, fractional seconds, offers without events,
+    several content links, unicode and control characters in text, equal creation times."""
+    offers: dict[str, uuid.UUID] = {}
+    events: dict[str, uuid.UUID] = {}
+    content: dict[str, uuid.UUID] = {}
+    users: dict[str, uuid.UUID] = {}
+    async with db.transaction() as session:
+        for key, kind, title in (
+            ("intro", ContentType.TRAINING, "Intro 🚀 «ünïcödé»"),
+            ("video", ContentType.VIDEO, 'Vidéo "quoted" \\ back\tslash\x01\x1f\u2028 end'),
+            ("course", ContentType.COURSE, "Course"),
+        ):
+            item = await content_service.create(
+                session,
+                {"type": kind, "title": title, "ref": f"content-{key}", "url": "https://x/é"},
+            )
+            content[key] = item.id
+        for key, name, email in (
+            ("ada", "Ada Lövelace", "Ada.Lovelace@Example.org"),
+            ("bob", "Bob 🚲", "bob@example.org"),
+            ("gone", "Gone User", "gone@example.org"),
+        ):
+            user = await users_service.create(
+                session, {"name": name, "email": email, "ref": f"user-{key}"}
+            )
+            users[key] = user.id
+        await users_service.archive(session, [users["gone"]], True)
+        for key, title, description in (
+            ("main", "Zeta offer — ünïcödé", "Line one\nline two"),
+            ("empty", "alpha offer", None),
+            ("archived", "Archived offer", "gone"),
+            ("off", "Switched off", None),
+            ("percent", "50% off_sale/x", "100%"),
+            ("twin", "Twin", "same created_at as main"),
+        ):
+            offer = await offers_service.create(
+                session,
+                {"title": title, "description": description, "ref": f"offer-{key}"},
+            )
+            offers[key] = offer.id
+        await offers_service.archive(session, [offers["archived"]], True)
+        await offers_service.update(session, offers["off"], {"is_active": False})
+
+        def dates(*starts: datetime) -> list[events_service.DateChanges]:
+            return [
+                {"start": start, "end": start + timedelta(hours=2), "location": f"Room {i}"}
+                for i, start in enumerate(starts)
+            ]
+
+        specs: list[tuple[str, str, dict[str, Any], list[events_service.DateChanges]]] = [
+            (
+                "full",
+                "main",
+                {
+                    "title": "Full — waiting list",
+                    "max_participants": 10,
+                    "min_participants": 3,
+                    "waiting_list": True,
+                    "content_id": content["intro"],
+                    "content_ids": [content["video"]],
+                    "closing_date": T0 + timedelta(days=3, microseconds=120),
+                },
+                dates(
+                    T0 + timedelta(days=2, microseconds=500000),
+                    T0 + timedelta(days=1, microseconds=100),
+                    T0 + timedelta(days=5),
+                ),
+            ),
+            ("unlimited", "main", {"title": "Unlimited, no dates, no content"}, []),
+            (
+                "some",
+                "main",
+                {"title": "Some spots", "max_participants": 5, "content_id": content["video"]},
+                dates(T0 + timedelta(days=1, microseconds=100), T0 + timedelta(days=9)),
+            ),
+            (
+                "tie",
+                "main",
+                {"title": "Same first date", "max_participants": 1},
+                dates(T0 + timedelta(days=1, microseconds=100)),
+            ),
+            (
+                "elsewhere",
+                "archived",
+                {"title": "In the archived offer", "content_id": content["course"]},
+                dates(T0 - timedelta(days=400, microseconds=1)),
+            ),
+            ("twin", "twin", {"title": "Ünïcödé ✓"}, dates(T0)),
+        ]
+        for key, offer_key, changes, event_dates in specs:
+            event = await events_service.create(
+                session,
+                {"offer_id": offers[offer_key], "ref": f"event-{key}", **changes},  # type: ignore[typeddict-item]
+                event_dates,
+            )
+            events[key] = event.id
+        await events_service.archive(session, [events["unlimited"]], True)
+        await session.execute(
+            update(OfferEvent)
+            .where(OfferEvent.id == events["full"])
+            .values(enrolled_count=10, waitlisted_count=3)
+        )
+        await session.execute(
+            update(OfferEvent).where(OfferEvent.id == events["some"]).values(enrolled_count=2)
+        )
+        await session.execute(
+            update(ContentItem).where(ContentItem.id == content["video"]).values(is_active=False)
+        )
+        # Creation times with and without fractional seconds, and two offers created at the
+        # same instant (the keyset's tie on id).
+        for index, key in enumerate(offers):
+            created = T0 - timedelta(days=30 - index, microseconds=250000 * (index % 2))
+            await session.execute(
+                update(Offer).where(Offer.id == offers[key]).values(created_at=created)
+            )
+        await session.execute(
+            update(Offer)
+            .where(Offer.id == offers["twin"])
+            .values(created_at=T0 - timedelta(days=30))
+        )
+    return Seeded(offers, events, content, users)
+
+
+EVENT_FIELDS = (
+    "id ref title offerId contentId contentType contentTitle isActive maxParticipants "
+    "minParticipants enrolledCount waitlistedCount spotsAvailable waitingList closingDate "
+    "createdAt updatedAt"
+)
+DATE_FIELDS = "id offerEventId start end location"
+OFFER_FIELDS = "id ref title description isActive archivedAt createdAt updatedAt"
+CONTENT_FIELDS = "id ref type title description url isActive createdAt updatedAt"
+
+Q1 = (
+    "query($id: UUID!) { offerEvent(id: $id) "
+    "{ id title dates { start end } contentTitle spotsAvailable } }"
+)
+Q2 = "query($id: UUID!) { offer(id: $id) { offerEvents { id title } } }"
+Q3 = (
+    "query { paginatedOffers(first: 50) { edges { node { offerEvents "
+    "{ title dates { start end } contentTitle spotsAvailable } } } } }"
+)
+FULL_EVENT = (
+    "query($id: UUID, $ref: String) { offerEvent(id: $id, ref: $ref) { %s "
+    "dates { %s } offer { %s } contentItems { %s } } }"
+    % (EVENT_FIELDS, DATE_FIELDS, OFFER_FIELDS, CONTENT_FIELDS)
+)
+ALL_OFFERS = (
+    "query($search: String, $all: Boolean!) { offers(search: $search, includeArchived: $all) "
+    "{ %s offerEvents { %s dates { %s } } } }" % (OFFER_FIELDS, EVENT_FIELDS, DATE_FIELDS)
+)
+PAGE = (
+    "query($first: Int, $after: String, $search: String, $all: Boolean! = false) { "
+    "paginatedOffers(first: $first, after: $after, search: $search, includeArchived: $all) "
+    "{ __typename count edges { __typename cursor node { __typename id title createdAt } } "
+    "pageInfo { __typename hasNextPage endCursor } } }"
+)
+SHAPES = """
+query($id: UUID!, $offer: UUID!, $yes: Boolean!, $no: Boolean!, $active: Boolean) {
+  __typename
+  first: offerEvent(id: $id) { ...Event title @include(if: $yes) spotsAvailable @skip(if: $no) }
+  second: offerEvent(id: $id) { id @include(if: $no) ... on OfferEvent { t: title } }
+  offer(id: $offer) {
+    __typename
+    offerEvents(isActive: $active) { __typename ...Event dates { ...Date } }
+    again: offerEvents { id }
+    ... @include(if: $yes) { title description }
+  }
+  ... on Query { offers { id } }
+}
+fragment Event on OfferEvent { id title contentId offer { id title } dates { start } }
+fragment Date on OfferEventDate { id start end offerEventId }
+"""
+
+CONTENT_PAGE = (
+    "query($type: ContentType, $search: String, $first: Int, $after: String) { "
+    "paginatedContentItems(type: $type, search: $search, first: $first, after: $after) "
+    "{ count edges { cursor node { %s } } pageInfo { hasNextPage endCursor } } }" % CONTENT_FIELDS
+)
+CONTENT_ITEM = "query($id: UUID, $ref: String) { contentItem(id: $id, ref: $ref) { %s } }" % (
+    CONTENT_FIELDS
+)
+USER_FIELDS = "id ref name email isActive createdAt updatedAt"
+USER_PAGE = (
+    "query($active: Boolean, $search: String, $first: Int, $after: String) { "
+    "paginatedUsers(isActive: $active, search: $search, first: $first, after: $after) "
+    "{ count edges { cursor node { %s } } pageInfo { hasNextPage endCursor } } }" % USER_FIELDS
+)
+USER = (
+    "query($id: UUID, $ref: String, $email: String) { "
+    "user(id: $id, ref: $ref, email: $email) { %s } }" % USER_FIELDS
+)
+
+
+def cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+Case = tuple[str, dict[str, Any] | None, bool | None]
+
+
+def hand_written(s: Seeded) -> list[Case]:
+    """(document, variables, compiles): documents of the covered fields, and bad input
+    (which the executor answers with its errors; None: refused before either path runs)."""
+    missing = str(uuid.uuid4())
+    cases: list[Case] = []
+    for event in [*s.events.values(), missing]:
+        cases.append((Q1, {"id": str(event)}, True))
+        cases.append((FULL_EVENT, {"id": str(event).upper()}, True))
+    for key in s.events:
+        cases.append((FULL_EVENT, {"ref": f"event-{key}"}, True))
+    for offer in [*s.offers.values(), missing]:
+        cases.append((Q2, {"id": str(offer)}, True))
+    cases.append((Q3, None, True))
+    for search in (None, "ALPHA", "50%", "_", "/", "  ", "ünï", "Zeta", "nothing"):
+        for everything in (False, True):
+            cases.append((ALL_OFFERS, {"search": search, "all": everything}, True))
+    for first in (None, 1, 2, 5, 100):
+        for everything in (False, True):
+            cases.append((PAGE, {"first": first, "all": everything}, True))
+    for active in (None, True, False):
+        for yes in (True, False):
+            cases.append(
+                (
+                    SHAPES,
+                    {
+                        "id": str(s.events["full"]),
+                        "offer": str(s.offers["main"]),
+                        "yes": yes,
+                        "no": not yes,
+                        "active": active,
+                    },
+                    True,
+                )
+            )
+    for kind in (None, "TRAINING", "VIDEO", "SCORM"):
+        for search in (None, "vid", "CONTENT-", " "):
+            cases.append((CONTENT_PAGE, {"type": kind, "search": search, "first": 2}, True))
+    for key, item in s.content.items():
+        cases.append((CONTENT_ITEM, {"id": str(item)}, True))
+        cases.append((CONTENT_ITEM, {"ref": f"content-{key}"}, True))
+    for active in (None, True, False):
+        for search in (None, "ÖVE", "example", "%"):
+            cases.append((USER_PAGE, {"active": active, "search": search}, True))
+    for key, user in s.users.items():
+        cases.append((USER, {"id": str(user)}, True))
+        cases.append((USER, {"ref": f"user-{key}"}, True))
+    for email in ("ada.lovelace@example.org", " BOB@example.org ", "nobody@example.org", ""):
+        cases.append((USER, {"email": email}, True))
+    cases += [
+        (CONTENT_PAGE, {"type": "NOPE"}, False),
+        (CONTENT_PAGE, {"first": 1, "after": "bad"}, False),
+        (USER, {"email": "nul\x00@example.org"}, False),
+        (USER, {"email": "a@example.org", "ref": "user-ada"}, False),
+        (USER_PAGE, {"first": 500}, False),
+    ]
+    cases += [
+        ('{ offerEvent(ref: "event-full") { contentTitle contentId } }', None, True),
+        ('{ offer(ref: "offer-main") { offerEvents(isActive: false) { id } } }', None, True),
+        ('{ offers(search: "a", includeArchived: true) { title } }', None, True),
+        ("{ paginatedOffers { count } }", None, True),
+        ("{ paginatedOffers(first: 3) { pageInfo { endCursor } } }", None, True),
+        # Bad input: the executor's errors, through the fallback.
+        (Q1, {"id": "not-a-uuid"}, False),
+        (Q1, {"id": None}, False),
+        (Q1, {}, False),
+        (FULL_EVENT, {}, False),
+        (FULL_EVENT, {"id": str(s.events["full"]), "ref": "event-full"}, False),
+        (FULL_EVENT, {"ref": "nul\x00ref"}, False),
+        (ALL_OFFERS, {"search": "nul\x00", "all": True}, False),
+        (ALL_OFFERS, {"search": "x"}, False),
+        (PAGE, {"first": 0}, False),
+        (PAGE, {"first": 101}, False),
+        (PAGE, {"first": -1}, False),
+        (PAGE, {"after": "forged"}, False),
+        (PAGE, {"after": cursor(f"2025-09-01T09:00:00|{missing}")}, False),
+        (PAGE, {"after": cursor("not a time|x")}, False),
+        (PAGE, {"after": "%%%"}, False),
+        ("{ paginatedOffers(first: 0) { count } }", None, False),
+        # Refused by validation, before either path runs.
+        ('{ offerEvent(id: "nope") { id } }', None, None),
+        ('{ offer(id: "%s", ref: "offer-main") { id } }' % s.offers["main"], None, False),
+        # Not covered yet: the whole operation goes to the executor.
+        ('{ offerEvent(ref: "event-full") { enrollments { count } } }', None, False),
+        ("{ offers { id } paginatedUsers { count } }", None, True),
+        ("{ offers { id } enrollments { id } }", None, False),
+        ("{ __schema { queryType { name } } }", None, False),
+    ]
+    return cases
+
+
+async def pages(post: Any) -> list[Case]:
+    """Every page of the offers, two at a time, with the cursors the API gives out."""
+    cases: list[Case] = []
+    after = None
+    for _ in range(10):
+        variables = {"first": 2, "after": after, "all": True}
+        cases.append((PAGE, variables, True))
+        body = (await post(PAGE, variables)).json()["data"]["paginatedOffers"]
+        if not body["pageInfo"]["hasNextPage"]:
+            break
+        after = body["pageInfo"]["endCursor"]
+    return cases
+
+
+def generated(s: Seeded, count: int) -> list[Case]:
+    """Documents made of random subsets of the covered fields, with aliases, fragments,
+    inline fragments and directives; the same documents every run (a fixed seed)."""
+    rng = random.Random(10)
+    event_leaves = EVENT_FIELDS.split()
+    offer_leaves = OFFER_FIELDS.split()
+
+    def pick(names: list[str]) -> list[str]:
+        chosen = rng.sample(names, rng.randint(1, min(5, len(names))))
+        out = []
+        for index, name in enumerate(chosen):
+            roll = rng.random()
+            if roll < 0.15:
+                out.append(f"a{index}: {name}")
+            elif roll < 0.25:
+                out.append(f"{name} @include(if: $flag)")
+            elif roll < 0.3:
+                out.append(f"{name} @skip(if: $flag)")
+            elif roll < 0.35:
+                out.append("__typename")
+            else:
+                out.append(name)
+        return out
+
+    def event(depth: int) -> str:
+        parts = pick(event_leaves)
+        if rng.random() < 0.5:
+            parts.append("dates { %s }" % " ".join(pick(DATE_FIELDS.split())))
+        if rng.random() < 0.3:
+            parts.append("contentItems { %s }" % " ".join(pick(CONTENT_FIELDS.split())))
+        if depth and rng.random() < 0.4:
+            parts.append("offer { %s }" % offer(depth - 1))
+        if rng.random() < 0.2:
+            parts.append("... on OfferEvent { %s }" % " ".join(pick(event_leaves)))
+        return " ".join(parts)
+
+    def offer(depth: int) -> str:
+        parts = pick(offer_leaves)
+        if depth and rng.random() < 0.6:
+            argument = rng.choice(["", "(isActive: true)", "(isActive: $flag)"])
+            parts.append("offerEvents%s { %s }" % (argument, event(depth - 1)))
+        return " ".join(parts)
+
+    cases: list[Case] = []
+    for _ in range(count):
+        root = rng.choice(["event", "offer", "offers", "page", "content", "users"])
+        if root == "event":
+            body = "offerEvent(id: $id) { %s }" % event(2)
+        elif root == "offer":
+            body = "offer(id: $offer) { %s }" % offer(2)
+        elif root == "offers":
+            body = "offers(includeArchived: $flag) { %s }" % offer(2)
+        elif root == "page":
+            body = "paginatedOffers(first: 3) { edges { cursor node { %s } } count }" % offer(1)
+        elif root == "content":
+            body = "paginatedContentItems(first: 2) { edges { node { %s } } } x: contentItem" % (
+                " ".join(pick(CONTENT_FIELDS.split()))
+            ) + '(ref: "content-intro") { %s }' % " ".join(pick(CONTENT_FIELDS.split()))
+        else:
+            body = "paginatedUsers(isActive: $flag) { pageInfo { %s } edges { node { %s } } }" % (
+                " ".join(pick(["hasNextPage", "endCursor"])),
+                " ".join(pick(USER_FIELDS.split())),
+            )
+        used = [
+            f"${name}: {kind}"
+            for name, kind in (("id", "UUID!"), ("offer", "UUID!"), ("flag", "Boolean!"))
+            if f"${name}" in body
+        ]
+        document = "query%s { %s }" % (f"({', '.join(used)})" if used else "", body)
+        for flag in (True, False):
+            variables = {
+                "id": str(rng.choice(list(s.events.values()))),
+                "offer": str(rng.choice(list(s.offers.values()))),
+                "flag": flag,
+            }
+            variables = {name: value for name, value in variables.items() if f"${name}" in body}
+            cases.append((document, variables, True))
+    return cases
+
+
+async def test_compiled_answers_are_byte_identical_to_the_executors(
+    app: Starlette, reference: Starlette, db: Database
+) -> None:
+    seeded = await seed(db)
+    token = await make_token(db)
+    headers = {"Authorization": f"Bearer {token}", "X-Request-Id": "differential"}
+    transport, reference_transport = ASGITransport(app=app), ASGITransport(app=reference)
+    async with (
+        AsyncClient(transport=transport, base_url="http://t") as compiled,
+        AsyncClient(transport=reference_transport, base_url="http://t") as executor,
+    ):
+
+        async def post(client: AsyncClient, query: str, variables: dict[str, Any] | None) -> Any:
+            body: dict[str, Any] = {"query": query}
+            if variables is not None:
+                body["variables"] = variables
+            return await client.post("/graphql", json=body, headers=headers)
+
+        cases = hand_written(seeded) + generated(seeded, 40)
+        cases += await pages(lambda q, v: post(executor, q, v))
+        mismatches = []
+        not_compiled = []
+        for query, variables, compiles in cases:
+            before = sum(FALLBACKS.values())
+            got = await post(compiled, query, variables)
+            fell_back = sum(FALLBACKS.values()) != before
+            want = await post(executor, query, variables)
+            if (got.status_code, got.content, got.headers["content-type"]) != (
+                want.status_code,
+                want.content,
+                want.headers["content-type"],
+            ):
+                mismatches.append((query, variables, got.content, want.content))
+            # A document over the cost limit is refused before either path runs (the same
+            # TOO_COMPLEX answer, compared above): it neither compiles nor falls back.
+            refused = b'"TOO_COMPLEX"' in got.content
+            if compiles is not None and compiles == fell_back and not refused:
+                not_compiled.append((query, variables, compiles, dict(FALLBACKS)))
+    assert mismatches == []
+    assert not_compiled == []
+    assert len(cases) > 150
+
+
+async def test_a_compiled_read_runs_one_statement_for_its_data(
+    app: Starlette, db: Database
+) -> None:
+    await seed(db)
+    token = await make_token(db)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        with count_statements(db) as statements:
+            response = await client.post(
+                "/graphql",
+                json={"query": Q3.replace("first: 50", "first: 5, includeArchived: true")},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        offers = response.json()["data"]["paginatedOffers"]["edges"]
+        assert len(offers) == 5
+        data = [sql for sql in statements if "offer" in sql.lower()]
+        # The token's look-up reads api_tokens only; SQLite's BEGIN reads nothing.
+        assert len(data) == 1, statements
+        assert "Zeta offer" not in response.text  # offers' titles were not asked for
+        assert "Full — waiting list" in response.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        Q1,
+        "query($id: UUID!) { offerEvent(id: $id) { id } paginatedUsers { count } }",
+        'query($id: UUID!) { offerEvent(id: $id) { id } a: contentItem(ref: "content-intro") '
+        "{ title } }",
+    ],
+)
+async def test_a_principal_without_a_scope_gets_the_executors_forbidden_answer(
+    app: Starlette, reference: Starlette, db: Database, query: str
+) -> None:
+    seeded = await seed(db)
+    token = await make_token(db, frozenset({Scope.CONTENT_READ}))
+    body = {"query": query, "variables": {"id": str(seeded.events["full"])}}
+    headers = {"Authorization": f"Bearer {token}", "X-Request-Id": "scope"}
+    answers = []
+    for application in (app, reference):
+        async with AsyncClient(transport=ASGITransport(app=application), base_url="http://t") as c:
+            answers.append((await c.post("/graphql", json=body, headers=headers)).content)
+    assert answers[0] == answers[1]
+    assert b"FORBIDDEN" in answers[0]
+
+
+async def test_plans_are_compiled_once_per_variable_shape(app: Starlette, db: Database) -> None:
+    seeded = await seed(db)
+    token = await make_token(db)
+    plans = app.state.schema.plans
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def send(variables: dict[str, Any]) -> None:
+        base = {"id": str(seeded.events["full"]), "offer": str(seeded.offers["main"])}
+        body = {"query": document, "variables": {**base, **variables}}
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+            response = await client.post("/graphql", json=body, headers=headers)
+        assert "errors" not in response.json()
+
+    # The schema (and its plans) is shared by the apps of this process: a fresh document.
+    document = f"{SHAPES}\n# {uuid.uuid4()}"
+    before = len(plans)
+    await send({"yes": True, "no": False, "active": None})
+    await send({"yes": True, "no": False, "active": None, "id": str(seeded.events["some"])})
+    assert len(plans) == before + 1  # another id: the same plan, the id a parameter
+    await send({"yes": False, "no": True, "active": None})
+    await send({"yes": True, "no": False, "active": True})
+    assert len(plans) == before + 3  # a boolean or a null changes the statement
+
+
+async def test_a_fallback_is_logged_with_the_field_that_forced_it_and_counted(
+    app: Starlette, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await make_token(db)
+    query = '{ offerEvent(ref: "none") { id enrollments { count } } }'
+    before = FALLBACKS["OfferEvent.enrollments"]
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        with caplog.at_level(logging.DEBUG, logger="offerdesk.compiled_reads"):
+            response = await client.post(
+                "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+            )
+    assert response.json() == {"data": {"offerEvent": None}}
+    assert FALLBACKS["OfferEvent.enrollments"] == before + 1
+    assert any("OfferEvent.enrollments" in record.getMessage() for record in caplog.records)
