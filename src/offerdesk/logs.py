@@ -25,7 +25,7 @@ access_log = logging.getLogger(ACCESS_LOGGER)
 
 # A request id a client sends is kept when it looks like one (and so cannot inject text into
 # a log line or a response header); anything else is replaced by a new one.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # The standard attributes of a LogRecord; anything else on a record came in ``extra=``.
 # (uvicorn adds ``color_message``, the message with terminal colour codes: not for a file.)
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -177,13 +177,22 @@ class AccessLog:
         )
 
 
+def safe_request_id(sent: str | None) -> str:
+    """The client's ``X-Request-Id`` when it is 1-64 characters of ``A-Za-z0-9._-``, else a new
+    one (32 hex digits). It is echoed into headers, messages and logs, so nothing else passes:
+    no markup, no line breaks, no megabyte of id."""
+    if sent is not None and _REQUEST_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
+
+
 def _request_id(scope: Scope) -> str:
     """The request's id, written into ``scope``'s headers when it was missing or refused."""
     headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
     sent = next((value for name, value in headers if name == b"x-request-id"), None)
-    if sent is not None and _REQUEST_ID.fullmatch(sent.decode("latin-1")):
-        return sent.decode("latin-1")
-    request_id = uuid.uuid4().hex
+    request_id = safe_request_id(None if sent is None else sent.decode("latin-1"))
+    if sent is not None and request_id == sent.decode("latin-1"):
+        return request_id
     scope["headers"] = [(name, value) for name, value in headers if name != b"x-request-id"]
     scope["headers"].append((b"x-request-id", request_id.encode()))
     return request_id

@@ -7,8 +7,6 @@ form and text bodies (CSRF) are then decided in one readable place.
 
 import asyncio
 import logging
-import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from offerdesk.graphql.context import Context
 from offerdesk.graphql.errors import format_error
 from offerdesk.graphql.limits import BodyTooLarge
 from offerdesk.graphql.operations import operation_error_message
+from offerdesk.logs import safe_request_id
 from offerdesk.transient import RETRY_AFTER_SECONDS, is_lost_connection, is_transient
 
 log = logging.getLogger("offerdesk.http")
@@ -207,19 +206,6 @@ async def authenticate(request: Request, context: Context) -> Principal:
     return principal
 
 
-_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def request_id_of(request: Request) -> str:
-    """The client's ``X-Request-Id`` when it is 1-64 characters of ``A-Za-z0-9._-``, else a new
-    one (32 hex digits). It is echoed into headers, messages and logs, so nothing else passes:
-    no markup, no line breaks, no megabyte of id."""
-    sent = request.headers.get("x-request-id", "")
-    if _SAFE_REQUEST_ID.fullmatch(sent):
-        return sent
-    return uuid.uuid4().hex
-
-
 def unavailable(
     media_type: str, request_id: str, message: str = "the database is unavailable"
 ) -> Response:
@@ -237,7 +223,7 @@ def unavailable(
 async def graphql_endpoint(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
-    request_id = request_id_of(request)
+    request_id = safe_request_id(request.headers.get("x-request-id"))
     media_type = response_media_type(request)
     if (
         request.method == "GET"
