@@ -7,6 +7,8 @@ any of it reaches graphql-core's coercion, the response cache's key encoder or a
 * String arguments (``search``, look-up ``ref``s and ``email``, cursors, ``userRefs``): a
   maximum length each (``ARGUMENT_MAX_LENGTH``, else ``DEFAULT_ARGUMENT_MAX_LENGTH``), the same
   on both engines. A 50,000-character ``search`` went past SQLite's LIKE pattern limit.
+  No NUL character either (U+0000, which PostgreSQL cannot take in text): a ref with one in
+  ``userRefs`` was INTERNAL_SERVER_ERROR on PostgreSQL and NOT_FOUND on SQLite.
   String fields of input objects (titles, descriptions, …) have their own rules in the
   services (docs/api.md).
 """
@@ -77,8 +79,9 @@ def check_variables(variables: dict[str, Any]) -> None:
 def check_string_arguments(
     schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
 ) -> None:
-    """Raises DomainError (BAD_USER_INPUT naming the argument) for a String argument, given as a
-    literal or a variable, longer than its maximum."""
+    """Raises DomainError (BAD_USER_INPUT naming the argument, ``userRefs.0`` for an item of a
+    list) for a String argument, given as a literal or a variable, longer than its maximum or
+    holding a NUL character."""
     type_info = TypeInfo(schema)
     refused: list[DomainError] = []
 
@@ -90,8 +93,14 @@ def check_string_arguments(
             name = node.name.value
             limit = ARGUMENT_MAX_LENGTH.get(name, DEFAULT_ARGUMENT_MAX_LENGTH)
             for field, value in _strings(name, node.value, variables):
-                if len(value) > limit and not refused:
+                if refused:
+                    return
+                if len(value) > limit:
                     refused.append(bad_input(field, f"{field} must be at most {limit} characters"))
+                elif "\x00" in value:
+                    refused.append(
+                        bad_input(field, f"{field} must not contain the NUL character (U+0000)")
+                    )
 
     visit(document, TypeInfoVisitor(type_info, Lengths()))
     if refused:
