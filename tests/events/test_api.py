@@ -521,3 +521,42 @@ async def test_participant_limits_at_their_bounds_are_accepted(api: Api) -> None
     )
     event = data["updateOfferEvent"]["offerEvent"]
     assert (event["maxParticipants"], event["minParticipants"]) == (None, 50)
+
+
+LINKS = """
+mutation($id: UUID!, $input: UpdateOfferEventInput!) {
+  updateOfferEvent(id: $id, offerEvent: $input) {
+    offerEvent { contentId contentType contentItems { id } title }
+  }
+}"""
+ARCHIVE_CONTENT = """
+mutation($ids: [UUID!]!) {
+  archiveContentItems(archive: true, ids: $ids) { response { succeededIds } }
+}"""
+
+
+async def test_an_existing_link_to_an_item_archived_since_is_kept_or_dropped_freely(
+    api: Api,
+) -> None:
+    """Issue 14 (4): the rule "an archived item cannot be linked" is about links a call
+    creates. Keeping the link (sending the same contentId, or changing only contentIds) and
+    removing it both work; linking another archived item is still refused, on the field that
+    named it."""
+    kept, extra, other = [await make_content(api) for _ in range(3)]
+    event = await make_event(api, contentId=kept)
+    await api.data(ARCHIVE_CONTENT, {"ids": [kept, other]})
+
+    same = await api.data(LINKS, {"id": event, "input": {"contentId": kept, "title": "Renamed"}})
+    assert same["updateOfferEvent"]["offerEvent"]["contentId"] == kept
+    extras = await api.data(LINKS, {"id": event, "input": {"contentIds": [extra]}})
+    assert [i["id"] for i in extras["updateOfferEvent"]["offerEvent"]["contentItems"]] == [
+        kept,
+        extra,
+    ]
+    refused = await api.error(LINKS, {"id": event, "input": {"contentIds": [extra, other]}})
+    assert refused["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "offerEvent.contentIds.1",
+    }
+    removed = await api.data(LINKS, {"id": event, "input": {"contentId": None, "contentIds": []}})
+    assert removed["updateOfferEvent"]["offerEvent"]["contentItems"] == []

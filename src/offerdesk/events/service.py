@@ -203,10 +203,15 @@ def _links_change(changes: EventChanges) -> bool:
 
 
 async def _linkable_items(
-    session: AsyncSession, changes: EventChanges, wanted: list[uuid.UUID]
+    session: AsyncSession,
+    changes: EventChanges,
+    wanted: list[uuid.UUID],
+    current: list[uuid.UUID],
 ) -> list["ContentItem"]:
-    """The content items of ``wanted``, each existing and active, else NOT_FOUND or
-    BAD_USER_INPUT on the field that named it (``content_id`` or ``content_ids.<i>``)."""
+    """The content items of ``wanted``, each existing, and active when the call creates its
+    link, else NOT_FOUND or BAD_USER_INPUT on the field that named it (``content_id`` or
+    ``content_ids.<i>``). A link the event already has is kept whatever became of its item
+    (an item archived since is not a reason to refuse an update that keeps or drops it)."""
     extras = list(changes.get("content_ids") or [])
     items = []
     for id_, item in zip(wanted, await content.get_many(session, wanted), strict=True):
@@ -216,7 +221,7 @@ async def _linkable_items(
             field = "offer_event.content_id"
         if item is None:
             raise not_found(f"content item {id_}", field)
-        if not item.is_active:
+        if not item.is_active and id_ not in current:
             raise bad_input(field, f"content item {id_} is archived and cannot be linked")
         items.append(item)
     return items
@@ -232,7 +237,7 @@ async def _apply_content_type(
     primary = None
     if wanted:
         if _links_change(changes):
-            primary = (await _linkable_items(session, changes, wanted))[0]
+            primary = (await _linkable_items(session, changes, wanted, links))[0]
         else:
             primary = await content.get(session, wanted[0])
     given = changes.get("content_type")
