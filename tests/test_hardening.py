@@ -146,6 +146,25 @@ async def test_development_keeps_field_suggestions(database_url: str) -> None:
     assert "Did you mean" in answer["errors"][0]["message"]
 
 
+@pytest.mark.parametrize("env", ["development", "production"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query { __typename @aa @aa @aa @aa @aa @aa @aa @aa @aa @aa }",
+        "query { __typename @skip(if: false) @skip(if: false) @skip(if: false) }",
+        "query { __typename @aa @skip(if: false) @skip(if: false) @bb }",
+    ],
+)
+async def test_repeated_or_unknown_directives_get_one_error(
+    database_url: str, env: str, query: str
+) -> None:
+    """Issue 14 (6): a directive-overloading probe gets one error, not one per directive."""
+    async with app_client(database_url, env=env) as (client, _):
+        answer = (await client.post("/graphql", json={"query": query})).json()
+    assert "data" not in answer, answer
+    assert codes(answer) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
 async def test_production_serves_no_ide(production: tuple[AsyncClient, str]) -> None:
     client, _ = production
     for path in ("/graphql", "/graphql/"):

@@ -101,6 +101,33 @@ def _refused_literal(error: GraphQLError) -> bool:
     return len(nodes) == 1 and isinstance(nodes[0], _LEAF_LITERALS)
 
 
+# graphql-core's messages for an unknown directive and for one repeated at a location.
+_DIRECTIVE_ERROR = re.compile(r"^(Unknown directive '@|The directive '@.*' can only be used once)")
+
+
+class FirstDirectiveError(SchemaExtension):
+    """Keeps the first unknown or repeated directive's error and drops the others.
+
+    graphql-core reports every one: ``{ __typename @aa @aa … }`` got one error per ``@aa``,
+    which directive-overloading scanners flag (a server that validates each repeat is doing
+    work per repeat for an attacker). One error says what is wrong; the directive-count limit
+    (graphql/limits.py) still bounds the document.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        errors = self.execution_context.pre_execution_errors or []
+        first = True
+        kept = []
+        for error in errors:
+            if _DIRECTIVE_ERROR.match(error.message):
+                if not first:
+                    continue
+                first = False
+            kept.append(error)
+        errors[:] = kept
+
+
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 

@@ -21,7 +21,7 @@ from offerdesk.graphql.compiler.declarations import merge
 from offerdesk.graphql.compiler.extension import CompiledReads
 from offerdesk.graphql.compiler.plan import Plans
 from offerdesk.graphql.cost import CostLimit
-from offerdesk.graphql.errors import ErrorPhases, NoSuggestions
+from offerdesk.graphql.errors import ErrorPhases, FirstDirectiveError, NoSuggestions
 from offerdesk.graphql.inputs import InputLimits
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.operations import OperationChoice
@@ -103,6 +103,7 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         OperationChoice,
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
+        FirstDirectiveError,
         # Variables' shape and String arguments' lengths, before the cache or a resolver sees
         # them.
         InputLimits,
