@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.errors import DomainError, ErrorCode, not_found
 from offerdesk.locking import lock_value
-from offerdesk.validation import storable
+from offerdesk.validation import lookup_key
 
 ModelT = TypeVar("ModelT")
 
@@ -56,7 +56,7 @@ def key_condition(model: Any, key: str, value: Any) -> ColumnElement[bool]:
 def key_value(value: Any, path: str = "ref") -> Any:
     """A look-up key as it may be sent to the database: BAD_USER_INPUT on ``path`` for a ref
     with a NUL character, which PostgreSQL cannot take (bad input, not a driver error)."""
-    return storable(value, path) if isinstance(value, str) else value
+    return lookup_key(value, path) if isinstance(value, str) else value
 
 
 async def rows_by_ids(

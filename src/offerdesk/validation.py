@@ -1,5 +1,13 @@
-"""Input rules shared by every part of the domain (SPEC §3.9 to 3.11)."""
+"""Input rules shared by every part of the domain (SPEC §3.9 to 3.11).
 
+Text that names something — titles, names, refs — follows one cleaning rule (``visible``):
+Unicode NFC; whitespace and format characters (category Cf: zero-width spaces and joiners,
+the byte-order mark, direction marks) stripped at both edges; refused when nothing visible is
+left, as an empty value is. Look-ups by ref clean the ref the same way (``lookup_key``), so a
+ref sent with a stray BOM finds the ref stored without it.
+"""
+
+import unicodedata
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_
@@ -19,8 +27,32 @@ def storable(value: str, field: str) -> str:
     return value
 
 
+def _invisible(character: str) -> bool:
+    return character.isspace() or unicodedata.category(character) == "Cf"
+
+
+def visible(value: str) -> str:
+    """``value`` in NFC with whitespace and format characters stripped at both edges; "" when
+    it has no visible character."""
+    text = unicodedata.normalize("NFC", value)
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def lookup_key(value: str, field: str) -> str:
+    """A ref given to look something up, cleaned as stored refs are (BAD_USER_INPUT on
+    ``field`` for a NUL character)."""
+    return visible(storable(value, field))
+
+
 def clean_title(value: str, field: str, max_length: int = MAX_TITLE_LENGTH) -> str:
-    cleaned = storable(value, field).strip()
+    """A title or name: cleaned by ``visible``; BAD_USER_INPUT on ``field`` when nothing
+    visible is left or it is longer than ``max_length`` characters."""
+    cleaned = visible(storable(value, field))
     if not cleaned:
         raise bad_input(field, f"{field} must not be empty")
     if len(cleaned) > max_length:
@@ -29,10 +61,11 @@ def clean_title(value: str, field: str, max_length: int = MAX_TITLE_LENGTH) -> s
 
 
 def clean_ref(value: str | None, field: str) -> str | None:
-    """A ref is the integrator's own id: kept exactly, but never blank or padded."""
+    """A ref is the integrator's own id: kept as sent but cleaned by ``visible``, never blank or
+    padded (BAD_USER_INPUT on ``field``); None clears it."""
     if value is None:
         return None
-    cleaned = storable(value, field).strip()
+    cleaned = visible(storable(value, field))
     if not cleaned:
         raise bad_input(field, f"{field} must not be blank; use null for no ref")
     if len(cleaned) > MAX_REF_LENGTH:

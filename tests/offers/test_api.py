@@ -96,3 +96,38 @@ async def test_null_for_a_required_input_field_is_bad_user_input(
         query = "mutation { createOffer(offer: {title: null}) { offer { id } } }"
         variables = None
     await refused(api, db, query, variables, code="BAD_USER_INPUT", field="offer.title")
+
+
+# --- issue 14 (2): one cleaning rule for titles, names and refs ---
+
+CREATE_OFFER = """
+mutation($offer: CreateOfferInput!) { createOffer(offer: $offer) { offer { id title ref } } }"""
+CREATE_USER = """
+mutation($user: CreateUserInput!) { createUser(user: $user) { user { id name ref } } }"""
+OFFER_BY_REF = "query($ref: String) { offer(ref: $ref) { id ref } }"
+
+
+@pytest.mark.parametrize("invisible", ["\u200b\u200b", "\ufeff", " \u200d\u2060 ", "\u200e\t"])
+async def test_a_title_name_or_ref_of_invisible_characters_is_refused_as_empty(
+    api: Api, invisible: str
+) -> None:
+    error = await api.error(CREATE_OFFER, {"offer": {"title": invisible}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "offer.title"}
+    error = await api.error(CREATE_USER, {"user": {"name": invisible, "email": "a@example.org"}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "user.name"}
+    error = await api.error(CREATE_OFFER, {"offer": {"title": "Visible", "ref": invisible}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "offer.ref"}
+
+
+async def test_edges_are_cleaned_and_text_is_nfc_so_the_clean_ref_finds_it(api: Api) -> None:
+    data = await api.data(
+        CREATE_OFFER, {"offer": {"title": "\ufeffRene\u0301 \u200b", "ref": "\ufeffhr-7\u200b"}}
+    )
+    offer = data["createOffer"]["offer"]
+    assert (offer["title"], offer["ref"]) == ("Ren\u00e9", "hr-7")
+    for spelling in ("hr-7", "\ufeffhr-7", "hr-7\u200b "):
+        found = await api.data(OFFER_BY_REF, {"ref": spelling})
+        assert found["offer"] == {"id": offer["id"], "ref": "hr-7"}, spelling
+    # A format character inside a value is part of it (only the edges are cleaned).
+    inner = await api.data(CREATE_OFFER, {"offer": {"title": "a\u200bb"}})
+    assert inner["createOffer"]["offer"]["title"] == "a\u200bb"

@@ -42,7 +42,7 @@ from offerdesk.offers.models import Offer
 from offerdesk.pagination import Page, paginate
 from offerdesk.repository import find_row, ids_by_refs
 from offerdesk.users.models import User
-from offerdesk.validation import one_key, storable
+from offerdesk.validation import lookup_key, one_key
 
 # session.info key: the causes of the status changes a session wrote, lower-case, for observers
 # that count them at commit (metrics.py). The Python path's changes are seen as ORM objects;
@@ -444,9 +444,7 @@ async def enroll_many(session: AsyncSession, request: BulkEnrollRequest) -> list
     if len(users) > MAX_BULK_IDS:
         raise bad_input(users_key, f"at most {MAX_BULK_IDS} users per call, got {len(users)}")
     if users_key == "user_refs":
-        users = [storable(ref, f"user_refs.{index}") for index, ref in enumerate(users)]
-    if request.offer_event_ref is not None:
-        storable(request.offer_event_ref, "offer_event_ref")
+        users = [lookup_key(ref, f"user_refs.{index}") for index, ref in enumerate(users)]
     if _in_one_statement(session):
         return await _enroll_many_in_one_statement(session, request, users_key, users, event_key)
     event = await find_row(
@@ -497,7 +495,11 @@ async def _enroll_many_in_one_statement(
         ),
         {
             "event": request.offer_event_id,
-            "event_ref": request.offer_event_ref,
+            "event_ref": (
+                None
+                if request.offer_event_ref is None
+                else lookup_key(request.offer_event_ref, event_key)
+            ),
             "users": None if by_refs else list(first_index),
             "refs": list(first_index) if by_refs else None,
             "positions": list(first_index.values()),
