@@ -7,6 +7,7 @@ from typing import Any
 from httpx import AsyncClient, Response
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.util import await_only
 
 from offerdesk.db import Base, Database
 
@@ -63,14 +64,48 @@ async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 @contextmanager
 def count_statements(db: Database) -> Iterator[list[str]]:
-    """Collects the SQL statements the engine runs inside the block."""
+    """Collects the SQL statements sent to the database inside the block, however they are
+    sent: through SQLAlchemy, or on the driver's own connection (graphql/direct.py).
+
+    SQLite: the driver's trace callback, which sees every statement. PostgreSQL: SQLAlchemy's
+    statements (sent as prepared statements, which asyncpg's query loggers do not see) and
+    asyncpg's logged queries (the rest: BEGIN, COMMIT, direct statements)."""
     statements: list[str] = []
+    active = True
+
+    def trace(statement: str) -> None:
+        # SQLite traces what runs inside a statement (a trigger, the pragma_user_version
+        # table function) as "-- <sql>": part of the statement, not a statement sent.
+        if active and not statement.startswith("-- "):
+            statements.append(statement)
+
+    def logged(record: Any) -> None:
+        if active:
+            statements.append(record.query)
 
     def record(_conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    attached: list[Any] = []
+
+    def checkout(_dbapi: Any, connection_record: Any, _proxy: Any) -> None:
+        driver = connection_record.driver_connection
+        if db.dialect == "sqlite":
+            await_only(driver.set_trace_callback(trace))
+        else:
+            driver.add_query_logger(logged)
+            attached.append(driver)
+
+    engine = db.engine.sync_engine
+    event.listen(engine.pool, "checkout", checkout)
+    if db.dialect != "sqlite":
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        active = False
+        event.remove(engine.pool, "checkout", checkout)
+        if db.dialect != "sqlite":
+            event.remove(engine, "before_cursor_execute", record)
+        for driver in attached:
+            driver.remove_query_logger(logged)

@@ -22,7 +22,9 @@ from sqlalchemy import update
 from starlette.applications import Starlette
 
 from offerdesk.app import create_app
+from offerdesk.auth.models import ApiClient, ApiToken
 from offerdesk.auth.scopes import Scope
+from offerdesk.auth.service import create_client, hash_secret, issue_token
 from offerdesk.content import service as content_service
 from offerdesk.content.models import ContentItem, ContentType
 from offerdesk.db import Database
@@ -469,17 +471,25 @@ async def test_compiled_answers_are_byte_identical_to_the_executors(
         cases += await pages(lambda q, v: post(executor, q, v))
         mismatches = []
         not_compiled = []
+        plans = app.state.schema.plans
         for query, variables, compiles in cases:
             before = sum(FALLBACKS.values())
             got = await post(compiled, query, variables)
             fell_back = sum(FALLBACKS.values()) != before
             want = await post(executor, query, variables)
-            if (got.status_code, got.content, got.headers["content-type"]) != (
-                want.status_code,
-                want.content,
-                want.headers["content-type"],
-            ):
-                mismatches.append((query, variables, got.content, want.content))
+            # Once a document has compiled, the same request again is answered by the direct
+            # path (graphql/direct.py: one statement, the token checked in it).
+            known = plans.known(query, None) is not None
+            again = await post(compiled, query, variables)
+            for answer in (got, again):
+                if (answer.status_code, answer.content, answer.headers["content-type"]) != (
+                    want.status_code,
+                    want.content,
+                    want.headers["content-type"],
+                ):
+                    mismatches.append((query, variables, answer.content, want.content))
+            if compiles and not fell_back and "data" in got.json() and not known:
+                not_compiled.append((query, variables, "not known to the direct path", {}))
             # A request refused before either path runs (over the cost limit, an argument with
             # a NUL: the same answer, compared above, and no data) neither compiles nor falls
             # back.
@@ -578,3 +588,101 @@ async def test_a_fallback_is_logged_with_the_field_that_forced_it_and_counted(
     assert response.json() == {"data": {"offerEvent": None}}
     assert FALLBACKS["OfferEvent.enrollments"] == before + 1
     assert any("OfferEvent.enrollments" in record.getMessage() for record in caplog.records)
+
+
+# --- the direct path: a known document, its token checked in its one statement -------------
+
+
+async def _client_token(db: Database) -> tuple[str, str]:
+    """A token of an API client (the client's id and the token)."""
+    async with db.transaction() as session:
+        client, _secret = await create_client(session, "Portal", "events.read")
+        issued = await issue_token(session, frozenset({Scope.EVENTS_READ}), 3600, client)
+        return str(client.id), issued.token
+
+
+async def _spoil(db: Database, how: str, token: str, client_id: str) -> None:
+    """Make ``token`` unusable: revoked, expired, or its client deactivated."""
+    async with db.transaction() as session:
+        if how == "revoked":
+            await session.execute(
+                update(ApiToken)
+                .where(ApiToken.token_hash == hash_secret(token))
+                .values(revoked_at=datetime.now(UTC))
+            )
+        elif how == "expired":
+            await session.execute(
+                update(ApiToken)
+                .where(ApiToken.token_hash == hash_secret(token))
+                .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        else:
+            await session.execute(
+                update(ApiClient)
+                .where(ApiClient.id == uuid.UUID(client_id))
+                .values(is_active=False)
+            )
+
+
+@pytest.mark.parametrize("how", ["revoked", "expired", "client deactivated", "unknown"])
+async def test_a_known_document_with_an_unusable_token_gets_the_same_401(
+    app: Starlette, reference: Starlette, db: Database, how: str
+) -> None:
+    seeded = await seed(db)
+    client_id, token = await _client_token(db)
+    body = {"query": Q1, "variables": {"id": str(seeded.events["full"])}}
+    answers = []
+    for application in (app, reference):
+        async with AsyncClient(transport=ASGITransport(app=application), base_url="http://t") as c:
+            for _ in range(2):
+                # Known to the direct path from here on, answered in one statement.
+                ok = await c.post(
+                    "/graphql", json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+                assert "errors" not in ok.json(), ok.text
+            assert app.state.schema.plans.known(Q1, None) is not None
+            if how == "unknown":
+                spoiled = token[:-4] + "AAAA"
+            else:
+                spoiled = token
+                await _spoil(db, how, token, client_id)
+            refused = await c.post(
+                "/graphql", json=body, headers={"Authorization": f"Bearer {spoiled}"}
+            )
+            answers.append(
+                (refused.status_code, refused.content, refused.headers["www-authenticate"])
+            )
+            if how != "unknown":
+                await _restore(db, token, client_id)
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 401
+
+
+async def _restore(db: Database, token: str, client_id: str) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == hash_secret(token))
+            .values(revoked_at=None, expires_at=datetime.now(UTC) + timedelta(hours=1))
+        )
+        await session.execute(
+            update(ApiClient).where(ApiClient.id == uuid.UUID(client_id)).values(is_active=True)
+        )
+
+
+async def test_a_known_compiled_read_is_one_statement_with_its_token(
+    app: Starlette, db: Database
+) -> None:
+    seeded = await seed(db)
+    _client_id, token = await _client_token(db)
+    body = {"query": Q1, "variables": {"id": str(seeded.events["full"])}}
+    headers = {"Authorization": f"Bearer {token}"}
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        first = await client.post("/graphql", json=body, headers=headers)
+        with count_statements(db) as statements:
+            second = await client.post("/graphql", json=body, headers=headers)
+    assert first.content == second.content
+    assert "errors" not in second.json()
+    assert len(statements) == 1, statements
+    assert "api_tokens" in statements[0]
+    assert "offer_events" in statements[0]

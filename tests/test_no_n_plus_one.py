@@ -17,9 +17,10 @@ from .helpers import Api, count_statements
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    # These tests count the statements a query runs when it is computed; with the response
-    # cache on, a repeated query would also read the data version (or nothing else at all).
-    return {"response_cache_mb": 0}
+    # These tests count the statements the executor's DataLoaders run when a query is
+    # computed: the response cache is off, and so are compiled reads (one statement whatever
+    # the shape: tests/test_compiled_reads.py, tests/test_response_cache.py).
+    return {"response_cache_mb": 0, "compiled_reads": False}
 
 
 EVENTS_PER_OFFER = 3

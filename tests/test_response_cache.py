@@ -89,9 +89,17 @@ async def cache_offers(api: Api, db: Database) -> dict[str, Any]:
 
 
 @pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """The cache as the executor uses it (compiled reads off), where reading the data is a
+    statement of its own; the compiled path reads the version in its one statement, and is
+    tested at the end of this module."""
+    return {"compiled_reads": False}
+
+
+@pytest.fixture
 async def second_app(database_url: str) -> AsyncIterator[Starlette]:
     """Another app on the same database: another worker process's cache, in this process."""
-    application = create_app(settings_for(database_url))
+    application = create_app(settings_for(database_url, compiled_reads=False))
     yield application
     await application.state.db.dispose()
 
@@ -216,6 +224,74 @@ async def test_a_cache_of_zero_megabytes_is_off(database_url: str, token: str) -
                 assert offers_reads(statements), (attempt, statements)
     finally:
         await application.state.db.dispose()
+
+
+# --- the compiled path: the version read in the answer's own statement ----------------------
+
+
+@pytest.fixture
+async def compiled(database_url: str, token: str) -> AsyncIterator[tuple[Api, Starlette]]:
+    """An app with compiled reads (the default) on the module's database, and its caller."""
+    application = create_app(settings_for(database_url, compiled_reads=True))
+    async with await client_of(application) as http:
+        yield Api(http, token), application
+    await application.state.db.dispose()
+
+
+async def test_a_compiled_query_is_answered_from_the_cache_in_its_one_statement(
+    api: Api, compiled: tuple[Api, Starlette]
+) -> None:
+    compiled_api, application = compiled
+    db: Database = application.state.db
+    offer_id = await create_offer(api, "Onboarding")
+    want = {"data": {"offers": [{"id": offer_id, "title": "Onboarding"}]}}
+    # The first request compiles the document (the full path); from the second on, the token,
+    # the data version and (when it changed) the answer come from one statement.
+    for attempt in range(3):
+        answer, statements = await counted(compiled_api, db, OFFERS)
+        assert answer == want, attempt
+        if attempt:
+            assert len(statements) == 1, (attempt, statements)
+    # What the third request sent was the stored answer: replace it (same version) and the
+    # next request gets the replacement, still in one statement.
+    cache: ResponseCache = application.state.response_cache
+    stored = key(OFFERS)
+    version = cache.version(stored)
+    assert version is not None
+    cache.put_encoded(stored, version, b'{"offers":"from the cache"}')
+    answer, statements = await counted(compiled_api, db, OFFERS)
+    assert answer == {"data": {"offers": "from the cache"}}
+    assert len(statements) == 1, statements
+
+
+async def test_a_write_is_seen_by_the_next_compiled_query(
+    api: Api, compiled: tuple[Api, Starlette]
+) -> None:
+    compiled_api, application = compiled
+    offer_id = await create_offer(api, "Onboarding")
+    for _ in range(3):
+        await compiled_api.data(OFFERS)
+    assert len(application.state.response_cache) == 1
+
+    # Through the other app: this process's cache learns of it only by the data version.
+    await api.data(RENAME_OFFER, {"id": offer_id, "title": "Induction"})
+
+    answer = await compiled_api(OFFERS)
+    assert answer == {"data": {"offers": [{"id": offer_id, "title": "Induction"}]}}
+
+
+async def test_a_stored_compiled_answer_is_not_served_without_its_scope(
+    api: Api, db: Database, compiled: tuple[Api, Starlette]
+) -> None:
+    users_only = await make_token(db, frozenset({Scope.USERS_READ}))
+    compiled_api, application = compiled
+    await create_offer(api, "Onboarding")
+    for _ in range(3):
+        await compiled_api.data(OFFERS)
+    assert len(application.state.response_cache) == 1
+    refused = await compiled_api(OFFERS, token=users_only)
+    assert refused.get("data") is None, refused
+    assert [error["extensions"]["code"] for error in refused["errors"]] == ["FORBIDDEN"]
 
 
 # --- the data version ------------------------------------------------------------------------

@@ -16,7 +16,19 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, Uuid, event, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Text,
+    Uuid,
+    cast,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -220,9 +232,19 @@ class Database:
         A snapshot may also change for writes that do not matter (another table, a rolled-back
         transaction, autovacuum's ANALYZE): a cache miss, never a stale answer.
         """
+        return str(await session.scalar(select(self.data_version_sql())))
+
+    def data_version_sql(self) -> ColumnElement[Any]:
+        """``data_version`` as an SQL expression, to read in the statement that reads the data
+        itself (graphql/direct.py): then it stands for exactly that statement's data."""
         if self._sqlite_writers is None:
-            return str(await session.scalar(text("SELECT pg_current_snapshot()::text")))
-        return str(await session.scalar(text("PRAGMA user_version")))
+            return cast(func.pg_current_snapshot(), Text)
+        return cast(
+            select(literal_column("user_version"))
+            .select_from(func.pragma_user_version())
+            .scalar_subquery(),
+            Text,
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

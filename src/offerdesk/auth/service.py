@@ -5,8 +5,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.auth.models import ApiClient, ApiToken
@@ -102,18 +103,46 @@ async def authenticate_client(
     return client
 
 
-async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
-    """The principal a bearer token stands for, or None when it is unknown, expired or revoked
-    (itself or its client)."""
-    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(token)))
-    if row is None or row.expires_at <= utcnow() or row.revoked_at is not None:
+def token_lookup(token_hash: Any, now: Any) -> Select[bool, str, str, str]:
+    """The one statement that checks a bearer token (by its SHA-256 ``token_hash``, at ``now``:
+    values or bound parameters): at most one row of ``valid, scopes, client_scopes,
+    client_id`` for ``principal_from_row``. ``valid`` is the whole rule of a usable token: not
+    revoked, not expired, and its client (if any) still active. Compiled reads run it in the
+    same statement as the answer, which they compute only when ``valid`` holds
+    (graphql/direct.py)."""
+    valid: ColumnElement[bool] = and_(
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > now,
+        or_(ApiToken.client_id.is_(None), ApiClient.is_active.is_(True)),
+    )
+    return (
+        select(
+            valid.label("valid"),
+            ApiToken.scopes.label("scopes"),
+            ApiClient.scopes.label("client_scopes"),
+            ApiClient.client_id.label("client_id"),
+        )
+        .select_from(ApiToken)
+        .outerjoin(ApiClient, ApiClient.id == ApiToken.client_id)
+        .where(ApiToken.token_hash == token_hash)
+    )
+
+
+def principal_from_row(row: Row[Any] | tuple[Any, ...] | None) -> Principal | None:
+    """The principal of a ``token_lookup`` row (``valid, scopes, client_scopes, client_id``),
+    or None when there is no row or the token is not valid."""
+    if row is None or not row[0]:
         return None
-    scopes = parse_scopes(row.scopes)
-    if row.client_id is None:
+    scopes = parse_scopes(row[1])
+    if row[3] is None:
         return Principal(scopes=scopes)
-    client = await session.get(ApiClient, row.client_id)
-    if client is None or not client.is_active:
-        return None
     # A client's scopes may have been narrowed since the token was issued: the token never
     # carries more than its client holds now.
-    return Principal(scopes=scopes & parse_scopes(client.scopes), client_id=client.client_id)
+    return Principal(scopes=scopes & parse_scopes(row[2]), client_id=row[3])
+
+
+async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
+    """The principal a bearer token stands for, or None when it is unknown, expired or revoked
+    (itself or its client). One statement (``token_lookup``)."""
+    result = await session.execute(token_lookup(hash_secret(token), utcnow()))
+    return principal_from_row(result.first())

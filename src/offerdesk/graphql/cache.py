@@ -82,10 +82,18 @@ class ResponseCache:
         self._entries.move_to_end(key)
         return entry.encoded
 
+    def version(self, key: CacheKey) -> str | None:
+        """The version the answer under ``key`` was stored at, if one is stored."""
+        entry = self._entries.get(key)
+        return entry.version if entry is not None else None
+
     def put(self, key: CacheKey, version: str, data: dict[str, Any]) -> None:
-        """Store ``data`` (encoded once, here) under ``key`` at ``version``; what it costs
+        """Store ``data`` (encoded once, here) under ``key`` at ``version``."""
+        self.put_encoded(key, version, orjson.dumps(data))
+
+    def put_encoded(self, key: CacheKey, version: str, encoded: bytes) -> None:
+        """Store the answer's data as JSON bytes under ``key`` at ``version``; what it costs
         against ``max_bytes`` is its JSON, its key and a fixed overhead per entry."""
-        encoded = orjson.dumps(data)
         size = len(encoded) + len(key[0]) + len(key[2]) + _ENTRY_OVERHEAD
         if size > self.max_bytes:
             return

@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +30,6 @@ class Context:
         self.response_cache = response_cache
         self.request_id = request_id
         self.principal = principal
-        self.loaders = Loaders(self)
         self._session: AsyncSession | None = None
         self._closed = False
         # A response-cache hit: the answer's data as JSON, sent as it is (graphql/cache.py).
@@ -41,6 +41,11 @@ class Context:
         # One AsyncSession runs one statement at a time; resolvers and loaders run
         # concurrently, so they take turns.
         self._lock = asyncio.Lock()
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        """The request's DataLoaders, made on first use (a compiled read needs none)."""
+        return Loaders(self)
 
     @property
     def principal(self) -> Principal:
@@ -99,7 +104,6 @@ class Context:
             raise
         self.committed = True
         await self._end_read()
-        self.loaders = Loaders(self)
 
     async def drop_read_session(self) -> None:
         """Close the read session (a dead connection's); the next read opens a new one."""
@@ -115,7 +119,8 @@ class Context:
         """End the request: its pending DataLoader batches are cancelled and every session it
         opened is closed (rolled back)."""
         self._closed = True
-        self.loaders.cancel_pending()
+        if "loaders" in vars(self):
+            self.loaders.cancel_pending()
         await self._end_read()
         if self._abandoned:
             await asyncio.gather(*self._abandoned, return_exceptions=True)

@@ -14,6 +14,7 @@ any of it reaches graphql-core's coercion, the response cache's key encoder or a
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -25,6 +26,7 @@ from graphql import (
     StringValueNode,
     TypeInfo,
     TypeInfoVisitor,
+    ValueNode,
     VariableNode,
     get_named_type,
     visit,
@@ -32,7 +34,7 @@ from graphql import (
 from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
 
-from offerdesk.errors import DomainError, bad_input
+from offerdesk.errors import bad_input
 
 MAX_VARIABLE_DEPTH = 16
 MAX_VARIABLE_VALUES = 10_000
@@ -76,35 +78,51 @@ def check_variables(variables: dict[str, Any]) -> None:
                 stack.extend((child, depth + 1) for child in item)
 
 
-def check_string_arguments(
-    schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
-) -> None:
-    """Raises DomainError (BAD_USER_INPUT naming the argument, ``userRefs.0`` for an item of a
-    list) for a String argument, given as a literal or a variable, longer than its maximum or
-    holding a NUL character."""
-    type_info = TypeInfo(schema)
-    refused: list[DomainError] = []
+@dataclass(frozen=True)
+class StringArgument:
+    """A String argument of a document: its name, its value node (a literal, a variable or a
+    list of them) and its maximum length."""
 
-    class Lengths(Visitor):
+    name: str
+    value: ValueNode
+    limit: int
+
+
+def string_arguments(schema: GraphQLSchema, document: DocumentNode) -> list[StringArgument]:
+    """Every argument of type String (or a list of String) in ``document``, in order."""
+    type_info = TypeInfo(schema)
+    found: list[StringArgument] = []
+
+    class Arguments(Visitor):
         def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
             argument = type_info.get_argument()
             if argument is None or get_named_type(argument.type) is not GraphQLString:
                 return
             name = node.name.value
             limit = ARGUMENT_MAX_LENGTH.get(name, DEFAULT_ARGUMENT_MAX_LENGTH)
-            for field, value in _strings(name, node.value, variables):
-                if refused:
-                    return
-                if len(value) > limit:
-                    refused.append(bad_input(field, f"{field} must be at most {limit} characters"))
-                elif "\x00" in value:
-                    refused.append(
-                        bad_input(field, f"{field} must not contain the NUL character (U+0000)")
-                    )
+            found.append(StringArgument(name, node.value, limit))
 
-    visit(document, TypeInfoVisitor(type_info, Lengths()))
-    if refused:
-        raise refused[0]
+    visit(document, TypeInfoVisitor(type_info, Arguments()))
+    return found
+
+
+def check_strings(arguments: list[StringArgument], variables: dict[str, Any]) -> None:
+    """Raises DomainError (BAD_USER_INPUT naming the argument, ``userRefs.0`` for an item of a
+    list) for the first of ``arguments`` (``string_arguments``), given as a literal or a
+    variable, that is longer than its maximum or holds a NUL character."""
+    for argument in arguments:
+        for field, value in _strings(argument.name, argument.value, variables):
+            if len(value) > argument.limit:
+                raise bad_input(field, f"{field} must be at most {argument.limit} characters")
+            if "\x00" in value:
+                raise bad_input(field, f"{field} must not contain the NUL character (U+0000)")
+
+
+def check_string_arguments(
+    schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
+) -> None:
+    """``check_strings`` over the String arguments of ``document``."""
+    check_strings(string_arguments(schema, document), variables)
 
 
 def _strings(name: str, value: Any, variables: dict[str, Any]) -> Iterator[tuple[str, str]]:

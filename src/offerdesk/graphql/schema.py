@@ -21,6 +21,7 @@ from offerdesk.graphql.compiler.declarations import merge
 from offerdesk.graphql.compiler.extension import CompiledReads
 from offerdesk.graphql.compiler.plan import Plans
 from offerdesk.graphql.cost import CostLimit
+from offerdesk.graphql.direct import DirectReads
 from offerdesk.graphql.errors import ErrorPhases, FirstDirectiveError, NoSuggestions
 from offerdesk.graphql.inputs import InputLimits
 from offerdesk.graphql.limits import TokenLimit, limit_rules
@@ -45,8 +46,10 @@ TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS, USER_MAPS)
 
 
 class OfferdeskSchema(strawberry.Schema):
-    # The compiled reads' plans (graphql/compiler/plan.py), one cache per schema.
+    # The compiled reads' plans (graphql/compiler/plan.py), one cache per schema, and the
+    # path that answers known compiled operations in one statement (graphql/direct.py).
     plans: Plans
+    direct: DirectReads
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -122,6 +125,7 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
     )
     schema.plans = plans
+    schema.direct = DirectReads(schema._schema, plans, options.max_cost)
     return schema
 
 

@@ -85,6 +85,7 @@ class CompiledReads(SchemaExtension):
         except Fallback as exc:
             _fall_back(exc.reason)
             return None
+        self.plans.remember(execution.query, document, operation)
         async with context.read() as session:
             try:
                 # Core execution on the session's connection: the statement has no ORM

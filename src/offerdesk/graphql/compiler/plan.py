@@ -59,14 +59,20 @@ from offerdesk.pagination import after_condition, decode_cursor, keyset_order, p
 ParamSource = Callable[[VariableValues, dict[int, dict[str, Any]]], Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     """One statement for a (document, operation, variable shape), the parameters it takes
-    and the scopes its fields need."""
+    and the scopes its fields need. ``data`` is the answer's ``data`` object as JSON text, an
+    SQL expression with no FROM of its own (graphql/direct.py puts it beside the token check)."""
 
-    statement: Select[Any]
+    data: ColumnElement[Any]
     params: tuple[tuple[str, ParamSource], ...]
     scopes: frozenset[str]
+
+    @property
+    def statement(self) -> Select[Any]:
+        """The statement whose one value is ``data``."""
+        return select(self.data.label("data"))
 
     def parameters(self, variables: VariableValues) -> dict[str, Any]:
         """This request's parameter values; ``Fallback`` when one is refused (a malformed
@@ -184,14 +190,14 @@ class _Builder:
                 raise Fallback(f"arguments of {node.name.value}: {exc.message}") from exc
         return memo[id(node)]
 
-    def build(self) -> Select[Any]:
+    def build(self) -> ColumnElement[Any]:
         query_type = self.schema.query_type
         if query_type is None or "Query" not in self.maps:
             raise Fallback("no Query type")
         grouped = collect_fields(
             self.schema, self.fragments, self.variables, query_type, self.operation
         ).grouped_field_set
-        return select(self.object(query_type, self.maps["Query"], None, grouped).label("data"))
+        return self.object(query_type, self.maps["Query"], None, grouped)
 
     def object(
         self,
@@ -411,18 +417,67 @@ def compile_operation(
         if isinstance(definition, FragmentDefinitionNode)
     }
     builder = _Builder(schema, maps, json_sql(dialect), operation, fragments, variables)
-    statement = builder.build()
-    return Plan(statement, tuple(builder.params), frozenset(builder.scopes))
+    data = builder.build()
+    return Plan(data, tuple(builder.params), frozenset(builder.scopes))
+
+
+@dataclass(frozen=True, eq=False)
+class KnownOperation:
+    """A query operation that has been answered by a compiled plan: its document passed
+    parsing, the token limit, validation and the choice of operation (graphql/direct.py)."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+
+    @property
+    def name(self) -> str | None:
+        """The operation's own name."""
+        return self.operation.name.value if self.operation.name else None
 
 
 class Plans:
     """Plans (and refusals) by (engine, document, operation name, variable shape): least
-    recently used first out, beside the parser and validation caches (graphql/schema.py)."""
+    recently used first out, beside the parser and validation caches (graphql/schema.py).
+    Also the operations that have compiled, by (document text, operation name as requested),
+    as many at most."""
 
     def __init__(self, maps: Mapping[str, TypeMap], maxsize: int = 512) -> None:
         self.maps = maps
         self.maxsize = maxsize
         self._plans: OrderedDict[tuple[Any, ...], Plan | Unsupported] = OrderedDict()
+        self._known: OrderedDict[tuple[str, str | None], KnownOperation] = OrderedDict()
+
+    def known(self, query: str, operation_name: str | None) -> KnownOperation | None:
+        """The compiled operation that a request of ``query`` and ``operation_name`` (as sent:
+        None when the document has one operation) runs."""
+        return self._known.get((query, operation_name))
+
+    def remember(
+        self, query: str, document: DocumentNode, operation: OperationDefinitionNode
+    ) -> None:
+        """Note that ``operation`` of ``query`` passed the schema's checks and was answered by
+        a plan: under its name, and under no name when it is the document's only operation
+        (the two ways a request can choose it)."""
+        fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        known = KnownOperation(document, operation, fragments)
+        operations = [
+            definition
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+        ]
+        names = {known.name}
+        if len(operations) == 1:
+            names.add(None)
+        for name in names:
+            self._known[(query, name)] = known
+            self._known.move_to_end((query, name))
+        while len(self._known) > self.maxsize:
+            self._known.popitem(last=False)
 
     def get(
         self,
