@@ -76,9 +76,10 @@ class CompiledReads(SchemaExtension):
         if isinstance(plan, Unsupported):
             _fall_back(plan.reason)
             return None
-        missing = plan.scopes - {scope.value for scope in context.principal.scopes}
+        held = {scope.value for scope in context.principal.scopes}
+        missing = sorted(" or ".join(sorted(needed)) for needed in plan.scopes if not needed & held)
         if missing:
-            _fall_back(f"scope {', '.join(sorted(missing))} missing")
+            _fall_back(f"scope {', '.join(missing)} missing")
             return None
         try:
             parameters = plan.parameters(variables)
