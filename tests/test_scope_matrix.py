@@ -5,6 +5,12 @@ new field without one fails here by name. Then each field is called over HTTP wi
 every scope set — each single scope, none, all — through a minimal operation generated from
 the field's own arguments: allowed, it is not refused; not allowed, the one error is FORBIDDEN
 naming the scope, and a refused mutation wrote nothing.
+
+Then the data (issue 14): from the schema, every path from every root field to every field
+that returns a protected type (``TYPE_READERS``), nested in Query types, in other roots'
+data and in mutation payloads, is called with the scopes the path needs but the type's
+(null, one FORBIDDEN at the path, the rest kept) and with the type's read or write scope
+(the data).
 """
 
 import copy

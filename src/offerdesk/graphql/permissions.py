@@ -88,14 +88,16 @@ def guard_types(
     schema: GraphQLSchema, readers: Mapping[str, frozenset[Scope]] = TYPE_READERS
 ) -> None:
     """Make every field of ``schema`` that returns a type in ``readers`` refuse a principal
-    holding none of that type's scopes: ``FORBIDDEN`` naming them, the field null.
+    holding none of that type's scopes (SPEC §1): the field's resolver then raises
+    ``DomainError(FORBIDDEN)`` naming the field, the type and the scopes, so the field is
+    null with that error at its path. Changes ``schema`` in place; call it once per schema.
 
     Done on the built graphql-core schema rather than on Strawberry's fields because only
     there is a generic field's type known (``Edge.node`` is a ``User`` in ``UserEdge``).
     A field needs no check where its parent already grants the type: a root field whose own
-    scope is one of the type's (``Query.user``, ``users.read``), or a field of a type with
-    the same or fewer readers (``Offer.offerEvents``) — every object of that parent was
-    itself reached through a check. Called once per built schema.
+    scope is one of the type's (``Query.user``, ``users.read``), or a field of a type whose
+    every reader also reads the returned type (``Offer.offerEvents``) — every object of
+    that parent was itself reached through a check.
     """
     for parent in schema.type_map.values():
         if not isinstance(parent, GraphQLObjectType) or parent.name.startswith("__"):
