@@ -520,6 +520,19 @@ def minimal_scopes(path: TypePath) -> frozenset[Scope]:
     return frozenset(held)
 
 
+def test_a_field_that_can_be_refused_is_nullable() -> None:
+    """Where a path's scopes do not grant the type its last field returns, that field can be
+    refused: it must be nullable, or GraphQL's null propagation would take its parent (an
+    enrollment, the roster, the event) with it (docs/decisions.md)."""
+    non_null = {
+        str(path.steps[-1])
+        for path in TYPE_PATHS
+        if TYPE_READERS[path.target].isdisjoint(minimal_scopes(path))
+        and isinstance(path.steps[-1].type, graphql.GraphQLNonNull)
+    }
+    assert not non_null, non_null
+
+
 @pytest.mark.parametrize("root", sorted(ROOT_ARGUMENTS))
 async def test_a_type_needs_its_scope_wherever_it_is_reached(
     api: Api, db: Database, root: str
