@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import update
@@ -544,6 +545,43 @@ async def test_a_principal_without_a_scope_gets_the_executors_forbidden_answer(
             answers.append((await c.post("/graphql", json=body, headers=headers)).content)
     assert answers[0] == answers[1]
     assert b"FORBIDDEN" in answers[0]
+
+
+@pytest.mark.parametrize(
+    "scopes",
+    [
+        frozenset({Scope.EVENTS_READ}),
+        frozenset({Scope.EVENTS_READ, Scope.CONTENT_READ}),
+        frozenset({Scope.EVENTS_READ, Scope.CONTENT_WRITE}),
+    ],
+    ids=["events.read", "content.read", "content.write"],
+)
+async def test_a_nested_type_without_its_scope_falls_back_and_with_it_compiles(
+    app: Starlette, reference: Starlette, db: Database, scopes: frozenset[Scope]
+) -> None:
+    """An event's content items need content.read or content.write (issue 14): without
+    either the plan falls back and the executor's partial answer (the event, contentItems
+    null, FORBIDDEN) is given unchanged; with either the plan answers."""
+    seeded = await seed(db)
+    token = await make_token(db, scopes)
+    body = {"query": FULL_EVENT, "variables": {"id": str(seeded.events["full"])}}
+    headers = {"Authorization": f"Bearer {token}", "X-Request-Id": "nested-scope"}
+    before = FALLBACKS.total()
+    answers = []
+    for application in (app, reference):
+        async with AsyncClient(transport=ASGITransport(app=application), base_url="http://t") as c:
+            answers.append((await c.post("/graphql", json=body, headers=headers)).content)
+    assert answers[0] == answers[1]
+    answer = orjson.loads(answers[0])
+    assert answer["data"]["offerEvent"]["id"] == str(seeded.events["full"])
+    if scopes == {Scope.EVENTS_READ}:
+        assert answer["data"]["offerEvent"]["contentItems"] is None
+        assert [error["extensions"]["code"] for error in answer["errors"]] == ["FORBIDDEN"]
+        assert FALLBACKS.total() == before + 1
+    else:
+        assert answer["data"]["offerEvent"]["contentItems"], answer
+        assert "errors" not in answer
+        assert FALLBACKS.total() == before
 
 
 async def test_plans_are_compiled_once_per_variable_shape(

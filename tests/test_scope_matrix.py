@@ -5,8 +5,15 @@ new field without one fails here by name. Then each field is called over HTTP wi
 every scope set — each single scope, none, all — through a minimal operation generated from
 the field's own arguments: allowed, it is not refused; not allowed, the one error is FORBIDDEN
 naming the scope, and a refused mutation wrote nothing.
+
+Then the data (issue 14): from the schema, every path from every root field to every field
+that returns a protected type (``TYPE_READERS``), nested in Query types, in other roots'
+data and in mutation payloads, is called with the scopes the path needs but the type's
+(null, one FORBIDDEN at the path, the rest kept) and with the type's read or write scope
+(the data).
 """
 
+import copy
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +25,12 @@ from strawberry.types.field import StrawberryField
 
 from offerdesk.auth.scopes import ALL_SCOPES, Scope
 from offerdesk.db import Database
-from offerdesk.graphql.permissions import required_scope
+from offerdesk.graphql.permissions import TYPE_READERS, required_scope
 from offerdesk.graphql.schema import build_schema
 
 from .conftest import make_token
 from .helpers import Api, snapshot
+from .service_helpers import enroll, make_content, make_date, make_event, make_offer, make_user
 
 # SPEC §1: events.* covers offers, offer events, dates and enrollments; the others their own.
 SCOPE_FAMILY_OF_PACKAGE = {
@@ -215,3 +223,433 @@ async def test_scope_matrix(api: Api, db: Database, field: RootField) -> None:
             assert data is None or data[field.name] is None, (label, result)
             if before is not None:
                 assert await snapshot(db) == before, f"{label}: a refused mutation wrote"
+
+
+# --- a type's data needs its scope wherever it is reached (issue 14, item 5) -------------
+
+# Object types without data of their own: what they carry is checked at its own fields.
+OPEN_TYPES = {"Query", "Mutation", "PageInfo", "BulkResponse"}
+
+
+def executable_schema() -> graphql.GraphQLSchema:
+    return build_schema()._schema
+
+
+def test_every_object_type_has_a_reading_decision() -> None:
+    """Each object type is protected by its area's scopes, or is a payload or list wrapper
+    that holds no data of its own; a new type fails here until it is given one."""
+    schema = executable_schema()
+    undecided = [
+        name
+        for name, type_ in schema.type_map.items()
+        if isinstance(type_, graphql.GraphQLObjectType)
+        and not name.startswith("__")
+        and name not in TYPE_READERS
+        and name not in OPEN_TYPES
+        and not name.endswith("Payload")
+    ]
+    assert not undecided, f"add these types to TYPE_READERS or say why they are open: {undecided}"
+    for name, readers in TYPE_READERS.items():
+        assert name in schema.type_map, name
+        # A type is read with its area's read scope or, implied, its write scope.
+        [family] = {scope.value.split(".")[0] for scope in readers}
+        assert readers == {Scope(f"{family}.read"), Scope(f"{family}.write")}, name
+
+
+@dataclass(frozen=True)
+class Step:
+    """One field on the way: ``parent.name``, and the field's GraphQL type."""
+
+    parent: str
+    name: str
+    type: graphql.GraphQLOutputType
+
+    @property
+    def is_list(self) -> bool:
+        return isinstance(graphql.get_nullable_type(self.type), graphql.GraphQLList)
+
+    def __str__(self) -> str:
+        return f"{self.parent}.{self.name}"
+
+
+@dataclass(frozen=True)
+class TypePath:
+    """From a root field to a field that returns a protected type (the last step)."""
+
+    operation: str
+    steps: tuple[Step, ...]
+
+    @property
+    def root(self) -> str:
+        return self.steps[0].name
+
+    @property
+    def target(self) -> str:
+        return graphql.get_named_type(self.steps[-1].type).name
+
+    def response_path(self) -> list[str | int]:
+        """Where the last field is in the answer: list positions 0 (one row per list)."""
+        path: list[str | int] = []
+        for step in self.steps[:-1]:
+            path.append(step.name)
+            if step.is_list:
+                path.append(0)
+        return [*path, self.steps[-1].name]
+
+    def __str__(self) -> str:
+        return f"{self.operation} " + ".".join(step.name for step in self.steps)
+
+
+# Lists that are empty in the payload of a call that creates their owner: the paths through
+# them reach nothing (test_a_new_objects_lists_are_empty checks that they are).
+EMPTY_IN_PAYLOAD = {
+    ("createOffer", "Offer.offerEvents"),
+    ("createOfferEvent", "OfferEvent.enrollments"),
+}
+
+
+def type_paths() -> list[TypePath]:
+    """For every root field and every field that returns a protected type reachable from
+    it — nested in Query types, in other roots' data, in mutation payloads — the shortest
+    path from the one to the other (breadth first; each type is entered once per root)."""
+    schema = executable_schema()
+    found = []
+    for operation, root_type in (
+        ("query", schema.query_type),
+        ("mutation", schema.mutation_type),
+    ):
+        assert root_type is not None
+        for name, field in root_type.fields.items():
+            first = Step(root_type.name, name, field.type)
+            if graphql.get_named_type(field.type).name in TYPE_READERS:
+                found.append(TypePath(operation, (first,)))
+            queue: list[tuple[Step, ...]] = [(first,)]
+            entered = {graphql.get_named_type(field.type).name}
+            while queue:
+                steps = queue.pop(0)
+                parent = graphql.get_named_type(steps[-1].type)
+                if not isinstance(parent, graphql.GraphQLObjectType):
+                    continue
+                for child_name, child in parent.fields.items():
+                    step = Step(parent.name, child_name, child.type)
+                    if (name, str(step)) in EMPTY_IN_PAYLOAD:
+                        continue
+                    target = graphql.get_named_type(child.type).name
+                    if target in TYPE_READERS:
+                        found.append(TypePath(operation, (*steps, step)))
+                    if target not in entered:
+                        entered.add(target)
+                        queue.append((*steps, step))
+    return found
+
+
+TYPE_PATHS = type_paths()
+
+
+@dataclass(frozen=True)
+class World:
+    """One of everything, so that every list on a path holds exactly one row."""
+
+    offer: str
+    event: str
+    date: str
+    content: str
+    user: str
+    user_ref: str
+
+
+def fresh() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+# The arguments of each root field whose answer reaches a protected type, for a call that
+# succeeds in ``World`` (values made fresh per call where a second call must not collide).
+ROOT_ARGUMENTS: dict[str, Any] = {
+    "offer": lambda w: {"id": w.offer},
+    "offers": lambda w: {},
+    "paginatedOffers": lambda w: {},
+    "offerEvent": lambda w: {"id": w.event},
+    "enrollment": lambda w: {"userId": w.user, "offerEventId": w.event},
+    "enrollments": lambda w: {"userId": w.user},
+    "contentItem": lambda w: {"id": w.content},
+    "paginatedContentItems": lambda w: {},
+    "user": lambda w: {"id": w.user},
+    "paginatedUsers": lambda w: {},
+    "createOffer": lambda w: {"offer": {"title": f"Offer {fresh()}"}},
+    "updateOffer": lambda w: {"id": w.offer, "offer": {"title": f"Offer {fresh()}"}},
+    "createOfferEvent": lambda w: {
+        "offerEvent": {
+            "offerId": w.offer,
+            "title": f"Event {fresh()}",
+            "contentId": w.content,
+            "dates": [{"start": "2030-01-01T09:00:00Z", "end": "2030-01-01T12:00:00Z"}],
+        }
+    },
+    "updateOfferEvent": lambda w: {"id": w.event, "offerEvent": {"title": f"Event {fresh()}"}},
+    "createOfferEventDate": lambda w: {
+        "offerEventDate": {
+            "offerEventId": w.event,
+            "start": "2030-02-01T09:00:00Z",
+            "end": "2030-02-01T12:00:00Z",
+        }
+    },
+    "updateOfferEventDate": lambda w: {"id": w.date, "offerEventDate": {"location": fresh()}},
+    "enrollUserInOfferEvent": lambda w: {"enrollment": {"userId": w.user, "offerEventId": w.event}},
+    "createOfferEventEnrollments": lambda w: {"offerEventId": w.event, "userIds": [w.user]},
+    "createContentItem": lambda w: {"contentItem": {"type": "TRAINING", "title": fresh()}},
+    "updateContentItem": lambda w: {"id": w.content, "contentItem": {"title": fresh()}},
+    "createUser": lambda w: {"user": {"name": fresh(), "email": f"{fresh()}@example.com"}},
+    "updateUser": lambda w: {"id": w.user, "user": {"name": fresh()}},
+    "updateOrCreateUser": lambda w: {"ref": w.user_ref, "user": {"name": fresh()}},
+}
+
+
+def test_the_paths_cover_every_way_to_a_protected_type() -> None:
+    roots = {path.root for path in TYPE_PATHS}
+    assert roots == set(ROOT_ARGUMENTS), "give ROOT_ARGUMENTS for a new root field"
+    targets = {path.target for path in TYPE_PATHS}
+    assert targets == set(TYPE_READERS)
+    # Every field of the schema that returns a protected type is on some path.
+    schema = executable_schema()
+    returning = {
+        f"{type_.name}.{name}"
+        for type_ in schema.type_map.values()
+        if isinstance(type_, graphql.GraphQLObjectType) and not type_.name.startswith("__")
+        for name, field in type_.fields.items()
+        if graphql.get_named_type(field.type).name in TYPE_READERS
+    }
+    assert {str(path.steps[-1]) for path in TYPE_PATHS} == returning
+    # The leaks issue 14 found are among them.
+    shown = {str(path) for path in TYPE_PATHS}
+    assert {
+        "query offerEvent.enrollments.edges.node.user",
+        "query enrollment.user",
+        "query enrollments.user",
+        "mutation enrollUserInOfferEvent.enrollment.user",
+        "query offerEvent.contentItems",
+    } <= shown
+
+
+def path_document(path: TypePath) -> str:
+    """``query($a: T) { root(a: $a) { __typename f { __typename … last { __typename id } } } }``
+    for ``ROOT_ARGUMENTS``' variables; ``__typename`` at every level is the rest of the answer
+    that a refusal of the last field must keep."""
+    schema = executable_schema()
+    root_type = schema.query_type if path.operation == "query" else schema.mutation_type
+    assert root_type is not None
+    target = schema.type_map[path.target]
+    assert isinstance(target, graphql.GraphQLObjectType)
+    inner = "__typename id" if "id" in target.fields else "__typename"
+    for step in reversed(path.steps[1:]):
+        parent = schema.type_map[step.parent]
+        assert isinstance(parent, graphql.GraphQLObjectType)
+        inner = f"__typename {step.name}{one_page(parent.fields[step.name])} {{ {inner} }}"
+    root = root_type.fields[path.root]
+    arguments = ROOT_ARGUMENTS[path.root](WORLD_SHAPE)
+    declarations = ", ".join(f"${name}: {root.args[name].type}" for name in arguments)
+    given = [f"{name}: ${name}" for name in arguments]
+    if one_page(root):
+        given.append("first: 1")
+    passed = ", ".join(given)
+    return "%s%s { %s%s { %s } }" % (
+        path.operation,
+        f"({declarations})" if declarations else "",
+        path.root,
+        f"({passed})" if passed else "",
+        inner,
+    )
+
+
+def one_page(field: graphql.GraphQLField) -> str:
+    """``(first: 1)`` for a connection: the world holds one row per list, and nested default
+    pages of 50 would cost more than the limit allows (docs/api.md, Cost)."""
+    return "(first: 1)" if "first" in field.args else ""
+
+
+# For the names of ROOT_ARGUMENTS' arguments.
+NIL = str(uuid.UUID(int=0))
+WORLD_SHAPE = World(NIL, NIL, NIL, NIL, NIL, "ref")
+
+
+async def make_world(db: Database) -> World:
+    offer = await make_offer(db)
+    item = await make_content(db)
+    event = await make_event(db, offer.id, content_id=item.id)
+    date = await make_date(db, event.id)
+    user = await make_user(db, ref=f"u-{fresh()}")
+    await enroll(db, user.id, event.id)
+    return World(
+        offer=str(offer.id),
+        event=str(event.id),
+        date=str(date.id),
+        content=str(item.id),
+        user=str(user.id),
+        user_ref=str(user.ref),
+    )
+
+
+def at(data: Any, path: list[str | int]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def without(data: Any, path: list[str | int]) -> Any:
+    """``data`` with the value at ``path`` replaced by null."""
+    copied = copy.deepcopy(data)
+    at(copied, path[:-1])[path[-1]] = None
+    return copied
+
+
+def minimal_scopes(path: TypePath) -> frozenset[Scope]:
+    """The root field's scope and, for each protected type the path passes before its last
+    field, that type's read scope where nothing held already grants it (SPEC §1, by
+    ``TYPE_READERS``, not by what the schema checks)."""
+    schema = executable_schema()
+    root_type = schema.query_type if path.operation == "query" else schema.mutation_type
+    assert root_type is not None
+    root_scope = required_scope(
+        root_type.fields[path.root].extensions["strawberry-definition"].extensions
+    )
+    assert root_scope is not None
+    held = {root_scope}
+    for step in path.steps[:-1]:
+        readers = TYPE_READERS.get(graphql.get_named_type(step.type).name)
+        if readers is not None and readers.isdisjoint(held):
+            held.add(min(readers))  # the .read scope sorts first
+    return frozenset(held)
+
+
+def test_a_field_that_can_be_refused_is_nullable() -> None:
+    """Where a path's scopes do not grant the type its last field returns, that field can be
+    refused: it must be nullable, or GraphQL's null propagation would take its parent (an
+    enrollment, the roster, the event) with it (docs/decisions.md)."""
+    non_null = {
+        str(path.steps[-1])
+        for path in TYPE_PATHS
+        if TYPE_READERS[path.target].isdisjoint(minimal_scopes(path))
+        and isinstance(path.steps[-1].type, graphql.GraphQLNonNull)
+    }
+    assert not non_null, non_null
+
+
+@pytest.mark.parametrize("root", sorted(ROOT_ARGUMENTS))
+async def test_a_type_needs_its_scope_wherever_it_is_reached(
+    api: Api, db: Database, root: str
+) -> None:
+    """For every path from ``root`` to a protected type: where the scopes the path needs do
+    not already grant the type, a token without it gets the field null, ONE FORBIDDEN error
+    naming the type's scopes at that path, and the rest of the answer; a token with the
+    type's read or its write scope gets the data. Where the path grants the type (its root
+    field's own scope, a type of the same area above), the data comes."""
+    world = await make_world(db)
+    tokens: dict[frozenset[Scope], str] = {}
+
+    async def call(path: TypePath, scopes: frozenset[Scope]) -> dict[str, Any]:
+        if scopes not in tokens:
+            tokens[scopes] = await make_token(db, scopes)
+        variables = ROOT_ARGUMENTS[root](world)
+        response = await api.post(path_document(path), variables, token=tokens[scopes])
+        assert response.status_code == 200, (str(path), response.text)
+        result: dict[str, Any] = response.json()
+        return result
+
+    paths = [path for path in TYPE_PATHS if path.root == root]
+    assert paths
+    for path in paths:
+        label = f"{path} with {{{scope_set_id(minimal_scopes(path))}}}"
+        needed = TYPE_READERS[path.target]
+        scopes = minimal_scopes(path)
+        where = path.response_path()
+        if not needed.isdisjoint(scopes):
+            granted = await call(path, scopes)
+            assert "errors" not in granted, (label, granted)
+            assert at(granted["data"], where) is not None, (label, granted)
+            continue
+        refused = await call(path, scopes)
+        answers = {reader: await call(path, scopes | {reader}) for reader in sorted(needed)}
+        for reader, answer in answers.items():
+            assert "errors" not in answer, (label, reader, answer)
+            assert at(answer["data"], where) is not None, (label, reader, answer)
+        errors = refused.get("errors", [])
+        assert len(errors) == 1, (label, refused)
+        [error] = errors
+        assert error["extensions"]["code"] == "FORBIDDEN", (label, error)
+        assert error["path"] == where, (label, error)
+        for reader in needed:
+            assert reader.value in error["message"], (label, error)
+        assert path.target in error["message"], (label, error)
+        # The rest of the answer is kept: the answer with the scope, this field null.
+        assert refused["data"] == without(answers[min(needed)]["data"], where), (label, refused)
+
+
+async def test_a_new_objects_lists_are_empty(api: Api, db: Database) -> None:
+    """The paths EMPTY_IN_PAYLOAD leaves out reach nothing: the lists are empty there."""
+    world = await make_world(db)
+    for root, coordinate in EMPTY_IN_PAYLOAD:
+        field = coordinate.split(".")[1]
+        payload = {"createOffer": "offer", "createOfferEvent": "offerEvent"}[root]
+        mutation = executable_schema().mutation_type
+        assert mutation is not None
+        root_field = mutation.fields[root]
+        arguments = ROOT_ARGUMENTS[root](world)
+        declarations = ", ".join(f"${name}: {root_field.args[name].type}" for name in arguments)
+        passed = ", ".join(f"{name}: ${name}" for name in arguments)
+        selection = f"{field} {{ __typename }}"
+        if field == "enrollments":
+            selection = f"{field} {{ count }}"
+        data = await api.data(
+            f"mutation({declarations}) {{ {root}({passed}) {{ {payload} {{ {selection} }} }} }}",
+            arguments,
+        )
+        value = data[root][payload][field]
+        assert value in ([], {"count": 0}), (root, value)
+
+
+async def test_the_leaks_issue_14_found_give_no_personal_data(api: Api, db: Database) -> None:
+    """A catalogue token (events.read) reading rosters, and an events.write token enrolling
+    someone, get the enrollments with their userId but no name or e-mail address."""
+    world = await make_world(db)
+    personal = await api.data("query($u: UUID!) { user(id: $u) { name email } }", {"u": world.user})
+    reader = await make_token(db, frozenset({Scope.EVENTS_READ}))
+    writer = await make_token(db, frozenset({Scope.EVENTS_WRITE}))
+    user = {"userId": world.user, "user": None}
+    cases = [
+        (
+            reader,
+            "query($e: UUID!) { offerEvent(id: $e) { id enrollments { edges { node { "
+            "userId user { name email } } } } } }",
+            ["offerEvent", "enrollments", "edges", 0, "node", "user"],
+            {"offerEvent": {"id": world.event, "enrollments": {"edges": [{"node": user}]}}},
+        ),
+        (
+            reader,
+            "query($u: UUID!, $e: UUID!) { enrollment(userId: $u, offerEventId: $e) { "
+            "userId user { name email } } }",
+            ["enrollment", "user"],
+            {"enrollment": user},
+        ),
+        (
+            reader,
+            "query($u: UUID!) { enrollments(userId: $u) { userId user { name email } } }",
+            ["enrollments", 0, "user"],
+            {"enrollments": [user]},
+        ),
+        (
+            writer,
+            "mutation($u: UUID!, $e: UUID!) { enrollUserInOfferEvent(enrollment: "
+            "{userId: $u, offerEventId: $e}) { enrollment { userId user { name email } } } }",
+            ["enrollUserInOfferEvent", "enrollment", "user"],
+            {"enrollUserInOfferEvent": {"enrollment": user}},
+        ),
+    ]
+    for token, document, where, data in cases:
+        response = await api.post(document, {"u": world.user, "e": world.event}, token=token)
+        for value in personal["user"].values():
+            assert value not in response.text, response.text
+        body = response.json()
+        assert body["data"] == data, body
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "FORBIDDEN"
+        assert error["path"] == where
+        assert "users.read or users.write" in error["message"]

@@ -60,8 +60,8 @@ class Enrollment:
             event_pk=enrollment.offer_event_id,
         )
 
-    @strawberry.field
-    async def user(self, info: AppInfo) -> User:
+    @strawberry.field(description="Needs users.read or users.write (else null, FORBIDDEN).")
+    async def user(self, info: AppInfo) -> User | None:
         return User.from_model(await info.context.loaders.user.load(self.user_pk))
 
     @strawberry.field

@@ -101,8 +101,11 @@ class OfferEvent:
         offer = await info.context.loaders.offer.load(self.offer_pk)
         return Offer.from_model(offer)
 
-    @strawberry.field(description="The linked content items; the first is contentId.")
-    async def content_items(self, info: AppInfo) -> list[ContentItem]:
+    @strawberry.field(
+        description="The linked content items, the first is contentId; needs content.read or "
+        "content.write (else null, FORBIDDEN)."
+    )
+    async def content_items(self, info: AppInfo) -> list[ContentItem] | None:
         items = await info.context.loaders.content_by_event.load(self.pk)
         return [ContentItem.from_model(item) for item in items]
 

@@ -136,7 +136,7 @@ class DirectReads:
         key: CacheKey | None = None
         if cache is not None:
             encoded_variables = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
-            key = (query, operation_name, encoded_variables, plan.scopes)
+            key = (query, operation_name, encoded_variables, frozenset().union(*plan.scopes))
         parameters["cached_version"] = cache.version(key) if cache is not None and key else None
         parameters["token_hash"] = hash_secret(token)
         parameters["now"] = utcnow()
@@ -144,7 +144,7 @@ class DirectReads:
         principal = principal_from_row(row)
         if row is None or principal is None:
             return None
-        if plan.scopes - {scope.value for scope in principal.scopes}:
+        if plan.missing_scopes(frozenset(scope.value for scope in principal.scopes)):
             return None
         version, data = row[4], row[5]
         if data is None:

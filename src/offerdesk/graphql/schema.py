@@ -26,6 +26,7 @@ from offerdesk.graphql.errors import ErrorPhases, FirstDirectiveError, NoSuggest
 from offerdesk.graphql.inputs import InputLimits
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.operations import OperationChoice
+from offerdesk.graphql.permissions import guard_types
 from offerdesk.graphql.scalars import SCALARS
 from offerdesk.metrics import RequestMetrics
 from offerdesk.offers.graphql_map import MAPS as OFFER_MAPS
@@ -126,6 +127,8 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
     )
     schema.plans = plans
     schema.direct = DirectReads(schema._schema, plans, options.max_cost)
+    # A type's data needs its scope wherever the type is reached (graphql/permissions.py).
+    guard_types(schema._schema)
     return schema
 
 

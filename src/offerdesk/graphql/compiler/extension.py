@@ -76,9 +76,9 @@ class CompiledReads(SchemaExtension):
         if isinstance(plan, Unsupported):
             _fall_back(plan.reason)
             return None
-        missing = plan.scopes - {scope.value for scope in context.principal.scopes}
+        missing = plan.missing_scopes(frozenset(scope.value for scope in context.principal.scopes))
         if missing:
-            _fall_back(f"scope {', '.join(sorted(missing))} missing")
+            _fall_back(f"scope {', '.join(missing)} missing")
             return None
         try:
             parameters = plan.parameters(variables)

@@ -53,7 +53,7 @@ from offerdesk.graphql.compiler.declarations import (
     Value,
 )
 from offerdesk.graphql.compiler.json_sql import BOOLEAN, INT, STRING, JsonSql, json_sql, leaf_kind
-from offerdesk.graphql.permissions import required_scope
+from offerdesk.graphql.permissions import field_readers, required_scope
 from offerdesk.pagination import after_condition, decode_cursor, keyset_order, page_size
 
 ParamSource = Callable[[VariableValues, dict[int, dict[str, Any]]], Any]
@@ -62,17 +62,24 @@ ParamSource = Callable[[VariableValues, dict[int, dict[str, Any]]], Any]
 @dataclass(frozen=True, eq=False)
 class Plan:
     """One statement for a (document, operation, variable shape), the parameters it takes
-    and the scopes its fields need. ``data`` is the answer's ``data`` object as JSON text, an
-    SQL expression with no FROM of its own (graphql/direct.py puts it beside the token check)."""
+    and the scopes its fields need: each member of ``scopes`` is a set of which the principal
+    must hold one (a root field's scope alone; a protected type's read and write scopes).
+    ``data`` is the answer's ``data`` object as JSON text, an SQL expression with no FROM of
+    its own (graphql/direct.py puts it beside the token check)."""
 
     data: ColumnElement[Any]
     params: tuple[tuple[str, ParamSource], ...]
-    scopes: frozenset[str]
+    scopes: frozenset[frozenset[str]]
 
     @property
     def statement(self) -> Select[Any]:
         """The statement whose one value is ``data``."""
         return select(self.data.label("data"))
+
+    def missing_scopes(self, held: frozenset[str]) -> list[str]:
+        """What a principal holding the scopes ``held`` lacks, each as ``a or b``; empty when
+        it may read everything the plan answers."""
+        return sorted(" or ".join(sorted(needed)) for needed in self.scopes if not needed & held)
 
     def parameters(self, variables: VariableValues) -> dict[str, Any]:
         """This request's parameter values; ``Fallback`` when one is refused (a malformed
@@ -166,7 +173,7 @@ class _Builder:
         self.fragments = fragments
         self.variables = variables
         self.params: list[tuple[str, ParamSource]] = []
-        self.scopes: set[str] = set()
+        self.scopes: set[frozenset[str]] = set()
         self._names = itertools.count()
 
     def parameter(self, source: ParamSource) -> Any:
@@ -220,8 +227,9 @@ class _Builder:
         ).grouped_field_set
 
     def _check_field(self, parent: GraphQLObjectType, definition: GraphQLField) -> None:
-        """The scope a field's resolver checks becomes the plan's; any other field extension
-        would change the executor's answer in a way the plan does not know."""
+        """The scopes a field's resolver checks (its own, and its type's where it returns a
+        protected type) become the plan's; any other field extension would change the
+        executor's answer in a way the plan does not know."""
         strawberry_field = (definition.extensions or {}).get("strawberry-definition")
         extensions = getattr(strawberry_field, "extensions", None) or []
         for extension in extensions:
@@ -229,7 +237,10 @@ class _Builder:
                 raise Fallback(f"{parent.name} field with {type(extension).__name__}")
         scope = required_scope(extensions)
         if scope is not None:
-            self.scopes.add(scope.value)
+            self.scopes.add(frozenset({scope.value}))
+        readers = field_readers(definition)
+        if readers is not None:
+            self.scopes.add(frozenset(reader.value for reader in readers))
 
     def field(
         self, parent: GraphQLObjectType, type_map: TypeMap, row: Any, details: FieldDetailsList
