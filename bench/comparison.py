@@ -402,12 +402,16 @@ def render(found: dict[str, Any]) -> str:
                 f"| {row['p99_ms']} | {cpu} | {_times(row['ratio_to_floor'])} "
                 f"| {_times(row['ratio_to_postgraphile'])} | {row['errors']} | {by_round} |"
             )
-    out += ["", "Response sizes (bytes, one sample):"]
+    out += [
+        "",
+        "Response sizes in bytes, one sample (PostGraphile's date-times carry microseconds and "
+        "an offset, Offerdesk's end in `Z`):",
+    ]
     for name, scenario in found["scenarios"].items():
         sizes = scenario["response_bytes"]
         out.append(
-            f"* {name} ({scenario['title']}): Offerdesk {sizes['compiled']:,}, PostGraphile "
-            f"{sizes['postgraphile']:,} (its date-times carry microseconds and an offset)."
+            f"* {name} ({scenario['title']}): Offerdesk {sizes['compiled']:,}, "
+            f"PostGraphile {sizes['postgraphile']:,}."
         )
     out += ["", MARKER, ""]
     return "\n".join(out)
