@@ -65,20 +65,23 @@ bench-data: $(INSTALLED)
 	$(BIN)/python -m bench.datagen --profile full
 
 ## Everything: datasets, wrk against real servers with the floor beside, EXPLAIN of Q1-Q3,
-## the database's own ceiling (pgbench). Writes bench/RESULTS.md, results.json, EXPLAIN.md
-## and CEILING.md.
+## the database's own ceiling (pgbench), Offerdesk beside PostGraphile (needs npm). Writes
+## bench/RESULTS.md, results.json, EXPLAIN.md, CEILING.md and comparison.json.
 bench: $(INSTALLED) wrk bench-data
 	$(BIN)/python -m bench.run --profile full
 	$(BIN)/python -m bench.explain
 	$(BIN)/python -m bench.ceiling
+	$(BIN)/python -m bench.comparison
 
 bench-explain: $(INSTALLED) bench-data
 	$(BIN)/python -m bench.explain
 
-## The same on a tiny dataset, in under a minute (writes bench/data/RESULTS-smoke.md).
+## The same on a tiny dataset, in about a minute (writes bench/data/RESULTS-smoke.md).
 bench-smoke: $(INSTALLED) wrk
 	$(BIN)/python -m bench.datagen --profile smoke
 	$(BIN)/python -m bench.run --profile smoke
+	$(BIN)/python -m bench.comparison --dataset offerdesk_bench_smoke --duration 1 --warmup 0 \
+		--rounds 1 --output bench/data/RESULTS-smoke.md
 
 clean:
 	rm -rf $(VENV) *.egg-info src/*.egg-info

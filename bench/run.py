@@ -22,10 +22,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,8 @@ LOADS = {
 # --- the server -------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on now."""
     import socket
 
     with socket.socket() as sock:
@@ -80,17 +82,26 @@ def _children(pid: int) -> list[int]:
     return children
 
 
+def workers_of(root: int) -> list[int]:
+    """The worker processes uvicorn's supervisor ``root`` has now (it replaces a worker whose
+    event loop stayed blocked too long)."""
+    pids = []
+    for pid in _children(root):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(pid)
+        except FileNotFoundError:
+            continue  # exited since it was listed
+    return pids
+
+
 def _worker_pids(process: subprocess.Popen[bytes], workers: int) -> list[int]:
     """uvicorn serves in the process itself with one worker, else in spawned children."""
     if workers == 1:
         return [process.pid]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        pids = [
-            pid
-            for pid in _children(process.pid)
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        pids = workers_of(process.pid)
         if len(pids) == workers:
             return pids
         time.sleep(0.1)
@@ -107,7 +118,7 @@ NO_CACHE = {"OFFERDESK_RESPONSE_CACHE_MB": "0"}
 def server(
     d: Dataset, workers: int, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, list[int]]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "OFFERDESK_DATABASE_URL": d.url,
@@ -147,14 +158,62 @@ def server(
         log.close()
 
 
+def _times(pid: int) -> tuple[float, float]:
+    """User + system CPU seconds of ``pid`` itself and of the children it has reaped."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / ticks, (int(fields[13]) + int(fields[14])) / ticks
+
+
 def cpu_seconds(pids: list[int]) -> list[float]:
     """User + system CPU time each worker has used so far (/proc/<pid>/stat)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = []
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        used.append((int(fields[11]) + int(fields[12])) / ticks)
-    return used
+    return [_times(pid)[0] for pid in pids]
+
+
+# A server's CPU seconds so far: all its processes together, and each worker's own by pid.
+Usage = Callable[[], tuple[float, dict[int, float]]]
+
+
+def workers_cpu(pids: list[int]) -> tuple[float, dict[int, float]]:
+    """A ``Usage`` of these workers, for as long as they all live."""
+    used = cpu_seconds(pids)
+    return sum(used), dict(zip(pids, used, strict=True))
+
+
+def server_cpu(root: int) -> tuple[float, dict[int, float]]:
+    """A ``Usage`` of the server process ``root`` that stays right when uvicorn replaces a
+    worker: a worker that has exited is counted in its supervisor's reaped children. A server
+    without workers serves in ``root`` itself."""
+    own, reaped = _times(root)
+    workers = {}
+    for pid in workers_of(root):
+        try:
+            workers[pid] = _times(pid)[0]
+        except FileNotFoundError:
+            continue  # exited since it was listed: counted once the supervisor reaps it
+    return own + reaped + sum(workers.values()), workers or {root: own}
+
+
+def balanced(
+    run: Callable[[], dict[str, Any]], usage: Usage, attempts: int = 3
+) -> tuple[dict[str, Any], float, list[list[float]]]:
+    """The last of up to ``attempts`` wrk runs: its figures and the server's CPU seconds
+    during it, with every run's CPU seconds per worker.
+
+    uvicorn's workers share one listening socket, and one of them can accept all of wrk's
+    connections at once, leaving the other idle (a finding of its own, see README). To
+    measure two workers, a run whose CPU split is lopsided is made again on new connections
+    (not after a worker was replaced: the new one started during the run).
+    """
+    tried: list[list[float]] = []
+    for _ in range(attempts):
+        total_before, before = usage()
+        figures = run()
+        total_after, after = usage()
+        tried.append([after[pid] - before[pid] for pid in after if pid in before])
+        if after.keys() != before.keys() or min(tried[-1]) >= 0.5 * max(tried[-1]):
+            break
+    return figures, total_after - total_before, tried
 
 
 def reset_peak_memory(pids: list[int]) -> None:
@@ -376,18 +435,12 @@ def run_dataset(
             # The floor right before and right after: the machine's load drifts, and the
             # ratio should compare the scenario with the floor of the same moments.
             floor_before = drive(floor_path, load.duration)
-            # uvicorn's workers share one listening socket, and one of them can accept all of
-            # wrk's connections at once, leaving the other idle (a finding of its own, see
-            # README). To measure two workers, a read scenario whose CPU split is lopsided is
-            # run again on new connections, up to three times; every split is kept.
-            splits = []
-            for _ in range(1 if storm else 3):
-                cpu_before = cpu_seconds(pids)
-                measured = drive("/graphql", load.duration)
-                cpu_used = [b - a for a, b in zip(cpu_before, cpu_seconds(pids), strict=True)]
-                splits.append([round(c, 2) for c in cpu_used])
-                if min(cpu_used) >= 0.5 * max(cpu_used):
-                    break
+            measured, cpu_used, tried = balanced(
+                partial(drive, "/graphql", load.duration),
+                partial(workers_cpu, pids),
+                1 if storm else 3,
+            )
+            splits = [[round(c, 2) for c in used] for used in tried]
             floor_after = drive(floor_path, load.duration)
             if storm:
                 # After the second floor run: requests still in flight when wrk stopped have
@@ -420,7 +473,7 @@ def run_dataset(
                 "cpu_s_per_worker": splits[-1],
                 "cpu_splits_tried": splits,
                 "worker_cpu_ms_per_request": round(
-                    1000 * sum(cpu_used) / max(measured["requests"], 1), 2
+                    1000 * cpu_used / max(measured["requests"], 1), 2
                 ),
                 "load_average": [round(load_before, 2), round(load_after, 2)],
                 "wrk": measured,
@@ -455,12 +508,10 @@ def q1_scaling(big: Dataset, small: Dataset, workers: int, load: Load) -> dict[s
                 wrk(url, "/graphql", q1, d, tokens[d.name], load.read_connections, 1, 1)
         for _ in range(load.scaling_rounds):
             for name, (d, url, pids) in servers.items():
-                for _attempt in range(3):  # again on new connections if one worker got them all
-                    before = cpu_seconds(pids)
-                    figures = wrk(url, "/graphql", q1, d, tokens[name], load.read_connections, 1, 5)
-                    used = [b - a for a, b in zip(before, cpu_seconds(pids), strict=True)]
-                    if min(used) >= 0.5 * max(used):
-                        break
+                figures, _, _ = balanced(
+                    partial(wrk, url, "/graphql", q1, d, tokens[name], load.read_connections, 1, 5),
+                    partial(workers_cpu, pids),
+                )
                 p50[name].append(round(figures["p50_us"] / 1000, 2))
     medians = {name: statistics.median(values) for name, values in p50.items()}
     change = medians[big.name] / medians[small.name] - 1
