@@ -29,6 +29,8 @@ from offerdesk.auth.service import create_client, hash_secret, issue_token
 from offerdesk.content import service as content_service
 from offerdesk.content.models import ContentItem, ContentType
 from offerdesk.db import Database
+from offerdesk.enrollments import service as enrollments_service
+from offerdesk.enrollments.service import EnrollRequest
 from offerdesk.events import service as events_service
 from offerdesk.events.models import OfferEvent
 from offerdesk.graphql.compiler.extension import FALLBACKS
@@ -86,6 +88,8 @@ async def seed(db: Database) -> Seeded:
         for key, name, email in (
             ("ada", "Ada Lövelace", "Ada.Lovelace@Example.org"),
             ("bob", "Bob 🚲", "bob@example.org"),
+            ("cy", "Cy", "cy@example.org"),
+            ("dee", "Dee", "dee@example.org"),
             ("gone", "Gone User", "gone@example.org"),
         ):
             user = await users_service.create(
@@ -154,6 +158,12 @@ async def seed(db: Database) -> Seeded:
                 dates(T0 - timedelta(days=400, microseconds=1)),
             ),
             ("twin", "twin", {"title": "Ünïcödé ✓"}, dates(T0)),
+            (
+                "queue",
+                "twin",
+                {"title": "One seat, a queue", "max_participants": 1, "waiting_list": True},
+                dates(T0 + timedelta(days=3)),
+            ),
         ]
         for key, offer_key, changes, event_dates in specs:
             event = await events_service.create(
@@ -186,9 +196,33 @@ async def seed(db: Database) -> Seeded:
             .where(Offer.id == offers["twin"])
             .values(created_at=T0 - timedelta(days=30))
         )
+    # Enrollments with a history: one seat, three in the queue, the first withdraws (the
+    # second is promoted), the last declines; Ada also holds a seat elsewhere.
+    async with db.transaction() as session:
+        queue = {
+            key: await enrollments_service.enroll(
+                session, EnrollRequest(users[key], events["queue"], send_mail=key == "cy")
+            )
+            for key in ("ada", "bob", "cy", "dee")
+        }
+        await enrollments_service.enroll(session, EnrollRequest(users["ada"], events["some"]))
+        await enrollments_service.unenroll(session, users["ada"], events["queue"])
+        await enrollments_service.decline(session, [queue["dee"].id])
     return Seeded(offers, events, content, users)
 
 
+ENROLLMENT_FIELDS = (
+    "id userId offerEventId status enrolledAt updatedAt waitlistPosition "
+    "history { fromStatus toStatus cause sendMail at }"
+)
+USER_ENROLLMENTS = (
+    "query($userId: UUID) { enrollments(userId: $userId) { %s user { id name email } "
+    "offerEvent { id title spotsAvailable waitlistedCount } } }" % ENROLLMENT_FIELDS
+)
+ONE_ENROLLMENT = (
+    "query($userId: UUID!, $eventId: UUID!) { enrollment(userId: $userId, offerEventId: $eventId)"
+    " { %s __typename } }" % ENROLLMENT_FIELDS
+)
 EVENT_FIELDS = (
     "id ref title offerId contentId contentType contentTitle isActive maxParticipants "
     "minParticipants enrolledCount waitlistedCount spotsAvailable waitingList closingDate "
@@ -278,6 +312,12 @@ def hand_written(s: Seeded) -> list[Case]:
         cases.append((FULL_EVENT, {"ref": f"event-{key}"}, True))
     for offer in [*s.offers.values(), missing]:
         cases.append((Q2, {"id": str(offer)}, True))
+    for user in [*s.users.values(), missing]:
+        cases.append((USER_ENROLLMENTS, {"userId": str(user)}, True))
+        for event in (s.events["queue"], s.events["some"], missing):
+            cases.append((ONE_ENROLLMENT, {"userId": str(user), "eventId": str(event)}, True))
+    cases.append((USER_ENROLLMENTS, {"userId": None}, False))
+    cases.append((USER_ENROLLMENTS, {"userId": "not-a-uuid"}, False))
     cases.append((Q3, None, True))
     for search in (None, "ALPHA", "50%", "_", "/", "  ", "ünï", "Zeta", "nothing"):
         for everything in (False, True):

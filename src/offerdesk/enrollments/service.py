@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, case, func, null, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -555,12 +555,17 @@ async def find(
     return await _enrollment_of(session, user_id, offer_event_id)
 
 
+def user_enrollments_order(enrollment: Any) -> list[ColumnElement[Any]]:
+    """A user's enrollments, oldest first (``enrollment``: the model or an alias)."""
+    return [enrollment.created_at, enrollment.id]
+
+
 async def find_many(session: AsyncSession, user_id: uuid.UUID) -> list[Enrollment]:
     """Every enrollment of the user, oldest first."""
     stmt = (
         select(Enrollment)
         .where(Enrollment.user_id == user_id)
-        .order_by(Enrollment.created_at, Enrollment.id)
+        .order_by(*user_enrollments_order(Enrollment))
     )
     return list((await session.scalars(stmt)).all())
 
@@ -578,26 +583,42 @@ async def page(
 # --- batched reads for DataLoaders ---
 
 
+def waitlist_position(enrollment: Any) -> ColumnElement[int | None]:
+    """SQL for the 1-based place of ``enrollment`` (the model or an alias) among its event's
+    WAITLISTED enrollments, by ticket (``waitlist_seq``); NULL when it is not WAITLISTED.
+    The one definition of a waiting-list position, read by the DataLoader below and by
+    compiled reads (graphql_map.py)."""
+    ahead = aliased(Enrollment)
+    count = (
+        select(func.count())
+        .select_from(ahead)
+        .where(
+            ahead.offer_event_id == enrollment.offer_event_id,
+            ahead.status == EnrollmentStatus.WAITLISTED,
+            ahead.waitlist_seq <= enrollment.waitlist_seq,
+        )
+        .correlate(enrollment)
+        .scalar_subquery()
+    )
+    return case((enrollment.status == EnrollmentStatus.WAITLISTED, count), else_=null())
+
+
+def history_order(change: Any) -> list[ColumnElement[Any]]:
+    """An enrollment's status changes, oldest first (their ids are assigned in order)."""
+    return [change.id]
+
+
 async def waitlist_positions(
     session: AsyncSession, enrollment_ids: Sequence[uuid.UUID]
 ) -> list[int | None]:
     """The 1-based place of each enrollment among its event's WAITLISTED ones (None if not)."""
     mine = aliased(Enrollment)
-    ahead = (
-        select(func.count())
-        .where(
-            Enrollment.offer_event_id == mine.offer_event_id,
-            Enrollment.status == EnrollmentStatus.WAITLISTED,
-            Enrollment.waitlist_seq <= mine.waitlist_seq,
-        )
-        .scalar_subquery()
-    )
     rows = await session.execute(
-        select(mine.id, ahead).where(
+        select(mine.id, waitlist_position(mine)).where(
             mine.id.in_(enrollment_ids), mine.status == EnrollmentStatus.WAITLISTED
         )
     )
-    positions: dict[uuid.UUID, int] = dict(rows.all())
+    positions: dict[uuid.UUID, int | None] = dict(rows.all())
     return [positions.get(id_) for id_ in enrollment_ids]
 
 
@@ -607,7 +628,7 @@ async def histories(
     stmt = (
         select(EnrollmentStatusChange)
         .where(EnrollmentStatusChange.enrollment_id.in_(enrollment_ids))
-        .order_by(EnrollmentStatusChange.enrollment_id, EnrollmentStatusChange.id)
+        .order_by(EnrollmentStatusChange.enrollment_id, *history_order(EnrollmentStatusChange))
     )
     changes = await session.scalars(stmt)
     return group_by_key(((change.enrollment_id, change) for change in changes), enrollment_ids)

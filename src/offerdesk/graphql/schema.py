@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from offerdesk.config import Settings
 from offerdesk.content.graphql_map import MAPS as CONTENT_MAPS
 from offerdesk.content.schema import ContentMutations, ContentQueries
+from offerdesk.enrollments.graphql_map import MAPS as ENROLLMENT_MAPS
 from offerdesk.enrollments.schema import EnrollmentMutations, EnrollmentQueries
 from offerdesk.events.graphql_map import MAPS as EVENT_MAPS
 from offerdesk.events.schema import EventMutations, EventQueries
@@ -43,7 +44,7 @@ Mutation = merge_types(
 )
 
 # How each domain's types are read by compiled reads (<domain>/graphql_map.py).
-TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS, USER_MAPS)
+TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS, USER_MAPS, ENROLLMENT_MAPS)
 
 
 class OfferdeskSchema(strawberry.Schema):
