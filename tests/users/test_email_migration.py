@@ -1,6 +1,6 @@
 """Migration 0008 (issue 14): existing users get their canonical e-mail address, computed by
 the service's own function; rows that would become one address, or that are not addresses,
-stop the upgrade naming them; the downgrade drops the column and restores the unique index on
+stop the upgrade naming them (``offerdesk migrate`` says so without a traceback); the downgrade drops the column and restores the unique index on
 ``lower(email)``, and refuses rows that index would find equal. On SQLite the users table is
 rebuilt while enrollments reference it. Every test runs on a scratch database of each engine.
 """
@@ -8,6 +8,7 @@ rebuilt while enrollments reference it. Every test runs on a scratch database of
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio
 import pytest
@@ -25,6 +26,7 @@ from offerdesk.preflight import DatabaseProblem
 from offerdesk.users.models import User
 from offerdesk.users.service import email_address
 
+from ..test_cli_errors import run
 from ..test_migrations import current_revisions, differences, head, scratch_url
 
 __all__ = ["scratch_url"]  # a fixture: imported for pytest to find it here
@@ -127,6 +129,23 @@ async def test_users_that_become_one_address_stop_the_upgrade_naming_them(
     assert str(alone) not in message
     assert await current_revisions(scratch.url) == [BEFORE]
     assert "email_canonical" not in await user_columns(scratch)
+
+
+async def test_offerdesk_migrate_names_the_colliding_users_without_a_traceback(
+    scratch: Database, tmp_path: Path
+) -> None:
+    first = await add_user(scratch, "rene\u0301@example.org")
+    second = await add_user(scratch, "René@example.org")
+    await scratch.engine.dispose()
+
+    result = await run(tmp_path, "migrate", database_url=scratch.url)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "Migration 0008 cannot continue" in result.stderr
+    assert f"user {first} <rene\u0301@example.org>" in result.stderr
+    assert f"user {second} <René@example.org>" in result.stderr
+    assert await current_revisions(scratch.url) == [BEFORE]
 
 
 async def test_a_stored_address_that_is_not_one_stops_the_upgrade_naming_it(
