@@ -1,8 +1,9 @@
 """Migration 0008 (issue 14): existing users get their canonical e-mail address, computed by
 the service's own function; rows that would become one address, or that are not addresses,
-stop the upgrade naming them (``offerdesk migrate`` says so without a traceback); the downgrade drops the column and restores the unique index on
-``lower(email)``, and refuses rows that index would find equal. On SQLite the users table is
-rebuilt while enrollments reference it. Every test runs on a scratch database of each engine.
+stop the upgrade naming them (``offerdesk migrate`` says so without a traceback); the
+downgrade drops the column and restores the unique index on ``lower(email)``, and refuses rows
+that index would find equal. On SQLite the users table is rebuilt while enrollments reference
+it. Every test runs on a scratch database of each engine.
 """
 
 import uuid

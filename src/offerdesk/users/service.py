@@ -112,10 +112,10 @@ async def _find_by_email(session: AsyncSession, canonical: str) -> User | None:
     return await session.scalar(select(User).where(email_condition(User, canonical)))
 
 
-def email_key(email: str, field: str = "email") -> str:
-    """The canonical form (``email_address``) of an address given to look a user up;
-    BAD_USER_INPUT on ``field`` when it is not an address."""
-    return email_address(email, field).canonical
+def email_key(email: str) -> str:
+    """The canonical form (``email_address``) of an address given to look a user up (the
+    ``email`` argument); BAD_USER_INPUT on ``email`` when it is not an address."""
+    return email_address(email, "email").canonical
 
 
 def email_condition(user: Any, wanted: Any) -> ColumnElement[bool]:
