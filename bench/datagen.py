@@ -51,7 +51,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "offers": (
         "id", "ref", "title", "description", "is_active", "archived_at", "created_at", "updated_at",
     ),
-    "users": ("id", "ref", "name", "email", "is_active", "created_at", "updated_at"),
+    "users": (
+        "id", "ref", "name", "email", "email_canonical", "is_active", "created_at", "updated_at",
+    ),
     "offer_events": (
         "id", "ref", "offer_id", "title", "content_type", "max_participants",
         "min_participants", "waiting_list", "closing_date", "is_active", "enrolled_count",
@@ -172,9 +174,12 @@ class Plan:
             yield (self.storm_offer_id, "storm", "Registration opens now", None, True, None, at, at)
 
     def user_rows(self) -> Iterator[tuple[Any, ...]]:
+        from offerdesk.users.service import email_address
+
         for i, id_ in enumerate(self.user_ids):
             at = BASE_TIME + timedelta(seconds=i)
-            yield (id_, f"user-{i}", f"User {i}", f"user{i}@bench.example", True, at, at)
+            email = email_address(f"user{i}@bench.example", "email")
+            yield (id_, f"user-{i}", f"User {i}", *email, True, at, at)
 
     def event_rows(self) -> Iterator[tuple[Any, ...]]:
         d = self.dataset

@@ -91,6 +91,8 @@ async def seed(db: Database) -> Seeded:
             ("cy", "Cy", "cy@example.org"),
             ("dee", "Dee", "dee@example.org"),
             ("gone", "Gone User", "gone@example.org"),
+            ("ärztin", "Ärztin", "ärztin@müller.de"),
+            ("böb", "Böb", "böb@example.org"),
         ):
             user = await users_service.create(
                 session, {"name": name, "email": email, "ref": f"user-{key}"}
@@ -352,12 +354,23 @@ def hand_written(s: Seeded) -> list[Case]:
     for key, user in s.users.items():
         cases.append((USER, {"id": str(user)}, True))
         cases.append((USER, {"ref": f"user-{key}"}, True))
-    for email in ("ada.lovelace@example.org", " BOB@example.org ", "nobody@example.org", ""):
+    # Canonical e-mail look-ups (users.service.email_address): case, padding, a decomposed
+    # letter, an IDNA domain in its ASCII form.
+    for email in (
+        "ada.lovelace@example.org",
+        " BOB@example.org ",
+        "nobody@example.org",
+        "ÄRZTIN@MÜLLER.de",
+        "bo\u0308b@example.org",
+        "ärztin@xn--mller-kva.de",
+    ):
         cases.append((USER, {"email": email}, True))
     cases += [
         (CONTENT_PAGE, {"type": "NOPE"}, False),
         (CONTENT_PAGE, {"first": 1, "after": "bad"}, False),
         (USER, {"email": "nul\x00@example.org"}, False),
+        (USER, {"email": ""}, False),
+        (USER, {"email": "not-an-address"}, False),
         (USER, {"email": "a@example.org", "ref": "user-ada"}, False),
         (USER_PAGE, {"first": 500}, False),
     ]

@@ -110,8 +110,9 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # None: the driver must not emit BEGIN itself; the "begin" hook below does.
         dbapi_connection.isolation_level = None
-        # SQLite's own lower() folds ASCII only; PostgreSQL folds every letter. Searches and
-        # the case-insensitive e-mail index must behave the same on both.
+        # SQLite's own lower() folds ASCII only; PostgreSQL folds every letter, and searches
+        # must behave the same on both. No index or constraint may use it: one built with a
+        # function stock SQLite lacks breaks under REINDEX and integrity_check (issue 14).
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         dbapi_connection.create_function("offerdesk_base64url", 1, _base64url, deterministic=True)
         cursor = dbapi_connection.cursor()

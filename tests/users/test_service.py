@@ -52,6 +52,28 @@ async def test_email_is_stored_trimmed_with_its_domain_in_lower_case(db: Databas
     assert (await stored_user(db, user.id)).email == "Ada.Lovelace@example.com"
 
 
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("  Ada.Lovelace@Example.COM ", "ada.lovelace@example.com"),
+        ("ÄRZTIN.MEIER@example.org", "ärztin.meier@example.org"),
+        ("RENE\u0301@example.org", "ren\u00e9@example.org"),  # NFC after folding
+        ("Ada@MÜLLER.de", "ada@xn--mller-kva.de"),  # the domain in its IDNA ASCII form
+        ("a@faß.de", "a@xn--fa-hia.de"),  # ß in a domain is kept (IDNA 2008), not folded
+        ("STRAẞE@example.org", "strasse@example.org"),  # case folding, not lower()
+        ("ΟΔΟΣ@example.org", "\u03bf\u03b4\u03bf\u03c3@example.org"),  # sigma, never final
+        ("İ@example.org", "i\u0307@example.org"),  # the dot is kept
+    ],
+)
+async def test_the_canonical_form_is_stored_beside_the_address_as_typed(
+    db: Database, typed: str, canonical: str
+) -> None:
+    user = await make_user(db, email=typed)
+    stored = await stored_user(db, user.id)
+    assert (stored.email, stored.email_canonical) == users.email_address(typed, "user.email")
+    assert stored.email_canonical == canonical
+
+
 @pytest.mark.parametrize("email", ["ADA@EXAMPLE.COM", "Ada@Example.com", " ada@example.com "])
 async def test_an_email_in_use_in_any_case_is_conflict_on_create_and_update(
     db: Database, email: str

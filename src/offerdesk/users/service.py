@@ -1,13 +1,14 @@
 """Users (SPEC §2.4): the domain's whole API. Knows nothing of GraphQL: takes a session, returns
 models, names bad input by domain paths (``user.email``)."""
 
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.bulk import BulkResult, set_active
@@ -44,12 +45,38 @@ class UserFilter:
     is_active: bool | None = None
 
 
-def clean_email(value: str, field: str) -> str:
-    """Syntax only: no DNS look-up, so an import never waits on, or fails for, the network."""
+class EmailAddress(NamedTuple):
+    """An e-mail address as ``email_address`` reads it: ``display`` as the user spelled it,
+    ``canonical`` the identity that makes two spellings one address."""
+
+    display: str
+    canonical: str
+
+
+def email_address(value: str, field: str) -> EmailAddress:
+    """The one reading of an e-mail address, for every write and every look-up (SPEC §2.4).
+
+    Syntax only (email-validator, ``check_deliverability=False``): no DNS look-up, so an import
+    never waits on, or fails for, the network. Not an address (or a NUL character):
+    BAD_USER_INPUT on ``field``.
+
+    * ``display``: email-validator's normalised address: trimmed, the local part in Unicode NFC
+      (RFC 6532 §3.1), the domain lower-cased by IDNA's mapping (UTS #46), as
+      ``Ärztin.Meier@example.org``.
+    * ``canonical``: the local part (NFC), "@", the domain in its IDNA ASCII form (RFC 5891),
+      the whole case-folded by ``str.casefold`` (Unicode default case folding, §3.13) and put
+      in NFC again, as folding may decompose a letter: ``ärztin.meier@example.org``,
+      ``ada@xn--mller-kva.de``. Case folding rather than lower-casing because a spelling and
+      its capitals always fold alike (``ΟΔΟΣ`` and ``οδος``, ``STRASSE`` and ``straße``); the
+      ASCII domain because folding a Unicode domain could change it (``faß.de`` is not
+      ``fass.de``).
+    """
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        valid = validate_email(storable(value, field).strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise bad_input(field, f"{field} is not a valid e-mail address: {exc}") from exc
+    folded = f"{valid.local_part}@{valid.ascii_domain}".casefold()
+    return EmailAddress(valid.normalized, unicodedata.normalize("NFC", folded))
 
 
 async def find(
@@ -61,11 +88,12 @@ async def find(
 ) -> User | None:
     """The user with this id, ref or e-mail address (exactly one of them), or None.
 
-    E-mail addresses match case-insensitively (SPEC §2.4).
+    E-mail addresses match by their canonical form (``email_address``; SPEC §2.4); one that is
+    not an address is BAD_USER_INPUT on ``email``.
     """
     one_key(id=id_, ref=ref, email=email)
     if email is not None:
-        return await _find_by_email(session, email)
+        return await _find_by_email(session, email_key(email))
     return await find_row(session, User, id_, ref)
 
 
@@ -80,19 +108,21 @@ async def get(
     return user
 
 
-async def _find_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(email_condition(User, email_key(email))))
+async def _find_by_email(session: AsyncSession, canonical: str) -> User | None:
+    return await session.scalar(select(User).where(email_condition(User, canonical)))
 
 
 def email_key(email: str) -> str:
-    """An e-mail address as look-ups compare it (trimmed, lower-case); BAD_USER_INPUT for NUL."""
-    return storable(email, "email").strip().lower()
+    """The canonical form (``email_address``) of an address given to look a user up (the
+    ``email`` argument); BAD_USER_INPUT on ``email`` when it is not an address."""
+    return email_address(email, "email").canonical
 
 
 def email_condition(user: Any, wanted: Any) -> ColumnElement[bool]:
-    """``user`` (the model or an alias) has the address ``wanted`` (``email_key``: a value or a
-    bound parameter), case-insensitively (SPEC §2.4)."""
-    condition: ColumnElement[bool] = func.lower(user.email) == wanted
+    """``user`` (the model or an alias) has the address whose canonical form is ``wanted``
+    (``email_key``: a value or a bound parameter). A plain comparison of the stored column,
+    the same on both engines (SPEC §2.4)."""
+    condition: ColumnElement[bool] = user.email_canonical == wanted
     return condition
 
 
@@ -157,15 +187,18 @@ async def update_or_create(
     Returns ``(user, created)``.
 
     ``ref`` and ``email`` are the look-up keys and also the values a new user gets unless
-    ``changes`` says otherwise. Neither given: BAD_USER_INPUT on ``ref``.
+    ``changes`` says otherwise; ``email`` matches by its canonical form (``email_address``).
+    Neither given: BAD_USER_INPUT on ``ref``; ``email`` not an address: BAD_USER_INPUT on
+    ``email``, even when the ref finds the user (nothing is written).
     """
     if ref is None and email is None:
         raise bad_input("ref", "give ref or email to find the user")
+    key = email_key(email) if email is not None else None
     user = None
     if ref is not None:
         user = await find_row(session, User, ref=ref)
-    if user is None and email is not None:
-        user = await _find_by_email(session, email)
+    if user is None and key is not None:
+        user = await _find_by_email(session, key)
     if user is not None:
         await _apply(session, user, changes)
         await session.flush()
@@ -182,16 +215,18 @@ async def _apply(session: AsyncSession, user: User, changes: UserChanges) -> Non
     if "name" in changes:
         user.name = clean_title(changes["name"], "user.name", MAX_NAME_LENGTH)
     if "email" in changes:
-        email = clean_email(changes["email"], "user.email")
-        await lock_value(session, "users.email", email.lower())
-        other = await _find_by_email(session, email)
+        address = email_address(changes["email"], "user.email")
+        # The check and the unique constraint compare the same stored value, and concurrent
+        # writers of one address take turns: the constraint can never fire in the driver.
+        await lock_value(session, "users.email", address.canonical)
+        other = await _find_by_email(session, address.canonical)
         if other is not None and other.id != user.id:
             raise DomainError(
                 ErrorCode.CONFLICT,
-                f"e-mail address {email} is already in use",
+                f"e-mail address {address.display} is already in use",
                 field="user.email",
             )
-        user.email = email
+        user.email, user.email_canonical = address
     if "ref" in changes:
         ref = clean_ref(changes["ref"], "user.ref")
         await ensure_unique_ref(session, User, ref, "user.ref", exclude_id=user.id)
