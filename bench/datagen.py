@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alembic.script import ScriptDirectory
+
 from bench.datasets import (
     DATASETS,
     STORM_CAPACITY,
@@ -35,11 +37,13 @@ from bench.datasets import (
     Dataset,
     profile_datasets,
 )
+from offerdesk.migrate import alembic_config
 
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 FIRST_SESSION = datetime(2027, 1, 1, 9, tzinfo=UTC)
 CONTENT_TYPES = ("TRAINING", "COURSE", "EXTERNAL_CONTENT", "SCORM", "VIDEO")
 CAPACITIES = (None, 8, 10, 12, 15, 20, 25, 30)
+
 SCOPES = "content.read content.write events.read events.write users.read users.write"
 OFFERDESK = os.path.join(os.path.dirname(sys.executable), "offerdesk")
 
@@ -384,34 +388,42 @@ def generate(d: Dataset) -> dict[str, Any]:
 
 
 def is_current(d: Dataset) -> bool:
-    """The dataset's manifest matches its spec and its database still holds the rows."""
+    """The dataset's manifest matches its spec, and its database holds the rows and is at the
+    latest migration (a schema change means generating again)."""
     manifest = d.manifest()
     if manifest is None or manifest.get("spec") != d.spec():
         return False
+    head = ScriptDirectory.from_config(alembic_config(d.url)).get_current_head()
     try:
-        return _count_offers(d) == manifest["rows"]["offers"]
+        offers, revision = _count_offers(d)
     except Exception:
         return False
+    return offers == manifest["rows"]["offers"] and revision == head
 
 
-def _count_offers(d: Dataset) -> int:
+def _count_offers(d: Dataset) -> tuple[int, str | None]:
+    """The dataset's number of offers and its schema's migration revision."""
+    offers_sql = "SELECT count(*) FROM offers"
+    revision_sql = "SELECT version_num FROM alembic_version"
     if d.engine == "postgresql":
 
-        async def count() -> int:
+        async def count() -> tuple[int, str | None]:
             import asyncpg
 
             connection = await asyncpg.connect(asyncpg_dsn(d.url))
             try:
-                return int(await connection.fetchval("SELECT count(*) FROM offers"))
+                offers = int(await connection.fetchval(offers_sql))
+                return offers, await connection.fetchval(revision_sql)
             finally:
                 await connection.close()
 
         return asyncio.run(count())
     path = d.url.split("///", 1)[1]
     if not os.path.exists(path):
-        return -1
+        return -1, None
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        return int(connection.execute("SELECT count(*) FROM offers").fetchone()[0])
+        offers = int(connection.execute(offers_sql).fetchone()[0])
+        return offers, connection.execute(revision_sql).fetchone()[0]
 
 
 def ensure(d: Dataset, force: bool = False) -> dict[str, Any]:
