@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
+from graphql import GraphQLObjectType, get_named_type
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import update
 from starlette.applications import Starlette
@@ -34,6 +35,7 @@ from offerdesk.enrollments.service import EnrollRequest
 from offerdesk.events import service as events_service
 from offerdesk.events.models import OfferEvent
 from offerdesk.graphql.compiler.extension import FALLBACKS
+from offerdesk.graphql.schema import TYPE_MAPS, build_schema
 from offerdesk.offers import service as offers_service
 from offerdesk.offers.models import Offer
 from offerdesk.users import service as users_service
@@ -225,6 +227,17 @@ ONE_ENROLLMENT = (
     "query($userId: UUID!, $eventId: UUID!) { enrollment(userId: $userId, offerEventId: $eventId)"
     " { %s __typename } }" % ENROLLMENT_FIELDS
 )
+ROSTER = (
+    "query($id: UUID!, $status: EnrollmentStatus, $first: Int, $after: String) "
+    "{ offerEvent(id: $id) { id enrollments(status: $status, first: $first, after: $after) "
+    "{ count pageInfo { hasNextPage endCursor } edges { cursor node { id status "
+    "waitlistPosition enrolledAt user { name } history { toStatus cause } } } } } }"
+)
+NESTED_ROSTERS = (
+    "query($id: UUID!) { offer(id: $id) { offerEvents { title enrollments(first: 2) "
+    "{ count edges { node { userId status offerEvent { enrolledCount waitlistedCount } } } "
+    "pageInfo { endCursor } } } } }"
+)
 EVENT_FIELDS = (
     "id ref title offerId contentId contentType contentTitle isActive maxParticipants "
     "minParticipants enrolledCount waitlistedCount spotsAvailable waitingList closingDate "
@@ -318,6 +331,14 @@ def hand_written(s: Seeded) -> list[Case]:
         cases.append((USER_ENROLLMENTS, {"userId": str(user)}, True))
         for event in (s.events["queue"], s.events["some"], missing):
             cases.append((ONE_ENROLLMENT, {"userId": str(user), "eventId": str(event)}, True))
+    for event in (*s.events.values(), missing):
+        for status in (None, "ENROLLED", "WAITLISTED", "CANCELLED", "DECLINED"):
+            for first in (None, 1, 3):
+                variables = {"id": str(event), "status": status, "first": first}
+                cases.append((ROSTER, variables, True))
+    cases.append((NESTED_ROSTERS, {"id": str(s.offers["twin"])}, True))
+    cases.append((ROSTER, {"id": str(s.events["queue"]), "first": 0}, False))
+    cases.append((ROSTER, {"id": str(s.events["queue"]), "after": "forged"}, False))
     cases.append((USER_ENROLLMENTS, {"userId": None}, False))
     cases.append((USER_ENROLLMENTS, {"userId": "not-a-uuid"}, False))
     cases.append((Q3, None, True))
@@ -400,8 +421,8 @@ def hand_written(s: Seeded) -> list[Case]:
         # Refused by validation, before either path runs.
         ('{ offerEvent(id: "nope") { id } }', None, None),
         ('{ offer(id: "%s", ref: "offer-main") { id } }' % s.offers["main"], None, False),
-        # Not covered yet: the whole operation goes to the executor.
-        ('{ offerEvent(ref: "event-full") { enrollments { count } } }', None, False),
+        ('{ offerEvent(ref: "event-full") { enrollments { count } } }', None, True),
+        # Introspection is the executor's: the whole operation goes there.
         ("{ offers { id } paginatedUsers { count } }", None, True),
         ("{ offers { id } enrollments { id } }", None, False),
         ("{ __schema { queryType { name } } }", None, False),
@@ -409,8 +430,9 @@ def hand_written(s: Seeded) -> list[Case]:
     return cases
 
 
-async def pages(post: Any) -> list[Case]:
-    """Every page of the offers, two at a time, with the cursors the API gives out."""
+async def pages(post: Any, s: Seeded) -> list[Case]:
+    """Every page of the offers, two at a time, and of the queue's roster, one at a time (all
+    of it, and its WAITLISTED only), with the cursors the API gives out."""
     cases: list[Case] = []
     after = None
     for _ in range(10):
@@ -420,6 +442,15 @@ async def pages(post: Any) -> list[Case]:
         if not body["pageInfo"]["hasNextPage"]:
             break
         after = body["pageInfo"]["endCursor"]
+    for status in (None, "WAITLISTED"):
+        after = None
+        for _ in range(10):
+            variables = {"id": str(s.events["queue"]), "status": status, "first": 1, "after": after}
+            cases.append((ROSTER, variables, True))
+            body = (await post(ROSTER, variables)).json()["data"]["offerEvent"]["enrollments"]
+            if not body["pageInfo"]["hasNextPage"]:
+                break
+            after = body["pageInfo"]["endCursor"]
     return cases
 
 
@@ -522,7 +553,7 @@ async def test_compiled_answers_are_byte_identical_to_the_executors(
             return await client.post("/graphql", json=body, headers=headers)
 
         cases = hand_written(seeded) + generated(seeded, 40)
-        cases += await pages(lambda q, v: post(executor, q, v))
+        cases += await pages(lambda q, v: post(executor, q, v), seeded)
         mismatches = []
         not_compiled = []
         plans = app.state.schema.plans
@@ -669,16 +700,43 @@ async def test_a_fallback_is_logged_with_the_field_that_forced_it_and_counted(
     app: Starlette, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = await make_token(db)
-    query = '{ offerEvent(ref: "none") { id enrollments { count } } }'
-    before = FALLBACKS["OfferEvent.enrollments"]
+    query = '{ offerEvent(ref: "none") { id } __schema { queryType { name } } }'
+    before = FALLBACKS["Query.__schema"]
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
         with caplog.at_level(logging.DEBUG, logger="offerdesk.compiled_reads"):
             response = await client.post(
                 "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
             )
-    assert response.json() == {"data": {"offerEvent": None}}
-    assert FALLBACKS["OfferEvent.enrollments"] == before + 1
-    assert any("OfferEvent.enrollments" in record.getMessage() for record in caplog.records)
+    assert response.json() == {
+        "data": {"offerEvent": None, "__schema": {"queryType": {"name": "Query"}}}
+    }
+    assert FALLBACKS["Query.__schema"] == before + 1
+    assert any("Query.__schema" in record.getMessage() for record in caplog.records)
+
+
+def test_every_field_reachable_from_query_has_a_declaration() -> None:
+    """Coverage (issue 10, item 3): only introspection falls back to the executor; the
+    connection, edge and page-info types are the compiler's own."""
+    schema = build_schema()._schema
+    assert schema.query_type is not None
+    seen: set[str] = set()
+    todo: list[GraphQLObjectType] = [schema.query_type]
+    undeclared = []
+    while todo:
+        parent = todo.pop()
+        if parent.name in seen:
+            continue
+        seen.add(parent.name)
+        structural = parent.name.endswith(("Connection", "Edge")) or parent.name == "PageInfo"
+        for name, field in parent.fields.items():
+            declared = parent.name in TYPE_MAPS and name in TYPE_MAPS[parent.name].fields
+            if not structural and not declared:
+                undeclared.append(f"{parent.name}.{name}")
+            named = get_named_type(field.type)
+            if isinstance(named, GraphQLObjectType):
+                todo.append(named)
+    assert undeclared == []
+    assert {"Query", "OfferEvent", "Enrollment", "EnrollmentStatusChange", "User"} <= seen
 
 
 # --- the direct path: a known document, its token checked in its one statement -------------

@@ -13,7 +13,7 @@ from offerdesk.repository import key_condition, key_value
 from offerdesk.validation import search_term
 
 
-def _listing(item: Any, args: Args) -> Sequence[ColumnElement[bool]]:
+def _listing(_: None, item: Any, args: Args) -> Sequence[ColumnElement[bool]]:
     type_ = args.param("type") if args.given("type") else None
     term = args.param("search", search_term) if args.text_given("search") else None
     return service.listing_conditions(item, type_, term)

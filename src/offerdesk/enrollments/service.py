@@ -574,10 +574,22 @@ async def page(
     session: AsyncSession, where: RosterFilter, first: int | None, after: str | None
 ) -> Page[Enrollment]:
     """One page of an event's roster, in creation order (SPEC §2.6)."""
-    stmt = select(Enrollment).where(Enrollment.offer_event_id == where.offer_event_id)
-    if where.status is not None:
-        stmt = stmt.where(Enrollment.status == where.status)
+    stmt = select(Enrollment).where(
+        *roster_conditions(Enrollment, where.offer_event_id, where.status is not None, where.status)
+    )
     return await paginate(session, stmt, Enrollment, first, after)
+
+
+def roster_conditions(
+    enrollment: Any, offer_event_id: Any, by_status: bool, status: Any
+) -> list[ColumnElement[bool]]:
+    """An event's roster (``enrollment``: the model or an alias): its enrollments, of
+    ``status`` only when ``by_status``; ids and status are values or SQL (bound parameters,
+    the parent row's column in compiled reads)."""
+    conditions = [enrollment.offer_event_id == offer_event_id]
+    if by_status:
+        conditions.append(enrollment.status == status)
+    return conditions
 
 
 # --- batched reads for DataLoaders ---

@@ -2,14 +2,18 @@
 one declaration per field, the rules (orders, filters, computed values) taken from the
 service and the models, so a compiled answer and the executor's share one definition."""
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import aliased
 
+from offerdesk.enrollments import service as enrollments
 from offerdesk.events import service
 from offerdesk.events.models import OfferEvent, OfferEventContent, OfferEventDate
 from offerdesk.graphql.compiler.declarations import (
     Args,
+    Connection,
     First,
     Link,
     Rows,
@@ -35,6 +39,12 @@ def _content_items(event: Any, item: Any, _: Args) -> Rows:
         order_by=service.content_link_order(link),
         joins=[(link, link.content_item_id == item.id)],
     )
+
+
+def _roster(event: Any, enrollment: Any, args: Args) -> Sequence[ColumnElement[bool]]:
+    by_status = args.given("status")
+    status = args.param("status") if by_status else None
+    return enrollments.roster_conditions(enrollment, event.id, by_status, status)
 
 
 def _by_key(_: None, event: Any, args: Args) -> Rows:
@@ -68,6 +78,7 @@ MAPS = [
             "contentItems": Link("ContentItem", _content_items, many=True),
             "contentId": First("contentItems", "id"),
             "contentTitle": First("contentItems", "title"),
+            "enrollments": Connection("Enrollment", _roster),
         },
     ),
     TypeMap(

@@ -29,13 +29,13 @@ def _offer_events(offer: Any, event: Any, args: Args) -> Rows:
     )
 
 
-def _listing(offer: Any, args: Args) -> Sequence[ColumnElement[bool]]:
+def _listing(_: None, offer: Any, args: Args) -> Sequence[ColumnElement[bool]]:
     term = args.param("search", search_term) if args.text_given("search") else None
     return service.listing_conditions(offer, bool(args.flag("includeArchived")), term)
 
 
 def _offers(_: None, offer: Any, args: Args) -> Rows:
-    return Rows(where=_listing(offer, args), order_by=service.listing_order(offer))
+    return Rows(where=_listing(None, offer, args), order_by=service.listing_order(offer))
 
 
 def _by_key(_: None, offer: Any, args: Args) -> Rows:

@@ -13,7 +13,7 @@ from offerdesk.users.models import User
 from offerdesk.validation import search_term
 
 
-def _listing(user: Any, args: Args) -> Sequence[ColumnElement[bool]]:
+def _listing(_: None, user: Any, args: Args) -> Sequence[ColumnElement[bool]]:
     term = args.param("search", search_term) if args.text_given("search") else None
     return service.listing_conditions(user, args.flag("isActive"), term)
 

@@ -94,11 +94,11 @@ class First:
 @dataclass(frozen=True)
 class Connection:
     """A Relay connection of ``target`` rows (SPEC §2.6): keyset pages over (created_at, id)
-    as pagination.py reads them, the rows filtered by ``where(child, args)``; the arguments
-    ``first`` and ``after`` are the connection's own."""
+    as pagination.py reads them, the rows filtered by ``where(parent, child, args)`` (parent
+    None at the root); the arguments ``first`` and ``after`` are the connection's own."""
 
     target: str
-    where: Callable[[Any, Args], Sequence[ColumnElement[bool]]]
+    where: Callable[[Any, Any, Args], Sequence[ColumnElement[bool]]]
 
 
 Declaration = Value | Link | First | Connection

@@ -38,7 +38,7 @@ from graphql.execution.collect_fields import (
     collect_subfields,
 )
 from graphql.execution.values import VariableValues, get_argument_values
-from sqlalchemy import ColumnElement, FromClause, Select, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, FromClause, Select, bindparam, func, select
 from sqlalchemy.orm import aliased, join
 from strawberry.permission import PermissionExtension
 
@@ -264,7 +264,7 @@ class _Builder:
             return self.first(parent, type_map, row, declaration, kind_name)
         if isinstance(declaration, Link):
             return self.link(row, declaration, args, named, details)
-        return self.connection(declaration, args, named, details)
+        return self.connection(row, declaration, args, named, details)
 
     def _target(self, name: str) -> TypeMap:
         target = self.maps.get(name)
@@ -319,27 +319,38 @@ class _Builder:
         return self.json.leaf(leaf_kind(kind, raw), raw)
 
     def connection(
-        self, declaration: Connection, args: _Arguments, named: Any, details: FieldDetailsList
+        self,
+        row: Any,
+        declaration: Connection,
+        args: _Arguments,
+        named: Any,
+        details: FieldDetailsList,
     ) -> ColumnElement[Any]:
         target = self._target(declaration.target)
-        base = aliased(target.model)
+        correlate = [row] if row is not None else []
         # Both checked per request even when the selection does not use them, as the
         # executor checks them (pagination.paginate).
         size = args.param("first", page_size)
         size_and_one = args.param("first", lambda first: page_size(first) + 1)
-        where = list(declaration.where(base, args))
+        after = None
         if args.given("after"):
-            created = args.param("after", lambda cursor: decode_cursor(cursor)[0])
-            id_ = args.param("after", lambda cursor: decode_cursor(cursor)[1])
-            where.append(after_condition(base, created, id_))
-        order = keyset_order(base)
-        page = (
-            select(base.id.label("id"), func.row_number().over(order_by=order).label("rn"))
-            .where(*where)
-            .order_by(*order)
-            .limit(size_and_one)
-            .cte(f"page_{next(self._names)}")
-        )
+            after = (
+                args.param("after", lambda cursor: decode_cursor(cursor)[0]),
+                args.param("after", lambda cursor: decode_cursor(cursor)[1]),
+            )
+
+        def page(limit: Any) -> Any:
+            """The ids of the page's rows (``limit`` of them at most), in keyset order: a
+            subquery in FROM, correlated to the parent row where there is one."""
+            base = aliased(target.model)
+            where = list(declaration.where(row, base, args))
+            if after is not None:
+                where.append(after_condition(base, *after))
+            rows = (
+                select(base.id.label("id")).where(*where).order_by(*keyset_order(base)).limit(limit)
+            )
+            return (rows.correlate(*correlate) if correlate else rows).subquery()
+
         members = []
         for key, field_details in self.subfields(named, details).items():
             name = field_details[0].node.name.value
@@ -347,25 +358,30 @@ class _Builder:
             if name == "__typename":
                 value = self.json.string(named.name)
             elif name == "edges":
-                value = self.edges(target, page, size, field_type, field_details)
+                value = self.edges(target, page(size), correlate, field_type, field_details)
             elif name == "pageInfo":
-                value = self.page_info(target, page, size, field_type, field_details)
+                value = self.page_info(target, page, size, size_and_one, field_type, field_details)
             elif name == "count":
                 counted = aliased(target.model)
                 total = (
                     select(func.count())
                     .select_from(counted)
-                    .where(*declaration.where(counted, args))
-                    .scalar_subquery()
+                    .where(*declaration.where(row, counted, args))
                 )
-                value = self.json.leaf(INT, total)
+                total = total.correlate(*correlate) if correlate else total
+                value = self.json.leaf(INT, total.scalar_subquery())
             else:
                 raise Fallback(f"{named.name}.{name}")
             members.append((key, value))
         return self.json.obj(members)
 
     def edges(
-        self, target: TypeMap, page: Any, size: Any, edge_type: Any, details: FieldDetailsList
+        self,
+        target: TypeMap,
+        page: Any,
+        correlate: list[Any],
+        edge_type: Any,
+        details: FieldDetailsList,
     ) -> ColumnElement[Any]:
         node = aliased(target.model)
         members = []
@@ -383,10 +399,16 @@ class _Builder:
                 raise Fallback(f"{edge_type.name}.{name}")
             members.append((key, value))
         from_ = join(page, node, node.id == page.c.id)
-        return self.json.array(self.json.obj(members), from_, [page.c.rn <= size], [page.c.rn], [])
+        return self.json.array(self.json.obj(members), from_, [], keyset_order(node), correlate)
 
     def page_info(
-        self, target: TypeMap, page: Any, size: Any, info_type: Any, details: FieldDetailsList
+        self,
+        target: TypeMap,
+        page: Callable[[Any], Any],
+        size: Any,
+        size_and_one: Any,
+        info_type: Any,
+        details: FieldDetailsList,
     ) -> ColumnElement[Any]:
         members = []
         for key, field_details in self.subfields(info_type, details).items():
@@ -394,14 +416,15 @@ class _Builder:
             if name == "__typename":
                 value = self.json.string(info_type.name)
             elif name == "hasNextPage":
-                value = self.json.leaf(BOOLEAN, exists().where(page.c.rn > size))
+                more = select(func.count()).select_from(page(size_and_one)).scalar_subquery()
+                value = self.json.leaf(BOOLEAN, more > size)
             elif name == "endCursor":
+                ids = page(size)
                 last = aliased(target.model)
                 cursor = (
                     select(self.json.cursor(last.created_at, last.id))
-                    .select_from(join(page, last, last.id == page.c.id))
-                    .where(page.c.rn <= size)
-                    .order_by(page.c.rn.desc())
+                    .select_from(join(ids, last, last.id == ids.c.id))
+                    .order_by(*(column.desc() for column in keyset_order(last)))
                     .limit(1)
                     .scalar_subquery()
                 )
