@@ -39,14 +39,9 @@ from offerdesk.db import Database, utcnow
 from offerdesk.errors import DomainError
 from offerdesk.graphql.cache import CacheKey, ResponseCache
 from offerdesk.graphql.compiler.declarations import Fallback
-from offerdesk.graphql.compiler.plan import KnownOperation, Plan, Plans, Unsupported
+from offerdesk.graphql.compiler.plan import Plan, Plans, Unsupported
 from offerdesk.graphql.cost import operation_cost
-from offerdesk.graphql.inputs import (
-    StringArgument,
-    check_strings,
-    check_variables,
-    string_arguments,
-)
+from offerdesk.graphql.inputs import StringArguments, check_strings, check_variables
 
 
 @dataclass(frozen=True)
@@ -73,16 +68,15 @@ class _Prepared:
 class DirectReads:
     """Answers known compiled query operations in one statement (see the module)."""
 
-    def __init__(self, schema: GraphQLSchema, plans: Plans, max_cost: int) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, plans: Plans, strings: StringArguments, max_cost: int
+    ) -> None:
         self.schema = schema
         self.plans = plans
+        self.strings = strings
         self.max_cost = max_cost
         # Per plan, while the plan is cached (Plans evicts least recently used ones).
         self._prepared: weakref.WeakKeyDictionary[Plan, _Prepared] = weakref.WeakKeyDictionary()
-        # Per known operation: its String arguments, found once (graphql/inputs.py).
-        self._strings: weakref.WeakKeyDictionary[KnownOperation, list[StringArgument]] = (
-            weakref.WeakKeyDictionary()
-        )
 
     async def answer(
         self,
@@ -105,10 +99,7 @@ class DirectReads:
             return None
         try:
             check_variables(variables)
-            strings = self._strings.get(known)
-            if strings is None:
-                strings = self._strings[known] = string_arguments(self.schema, known.document)
-            check_strings(strings, variables)
+            check_strings(self.strings.of(self.schema, query, known.document), variables)
         except DomainError:
             return None
         if operation_cost(self.schema, known.operation, known.fragments, variables) > (

@@ -13,6 +13,7 @@ any of it reaches graphql-core's coercion, the response cache's key encoder or a
   services (docs/api.md).
 """
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -118,13 +119,6 @@ def check_strings(arguments: list[StringArgument], variables: dict[str, Any]) ->
                 raise bad_input(field, f"{field} must not contain the NUL character (U+0000)")
 
 
-def check_string_arguments(
-    schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
-) -> None:
-    """``check_strings`` over the String arguments of ``document``."""
-    check_strings(string_arguments(schema, document), variables)
-
-
 def _strings(name: str, value: Any, variables: dict[str, Any]) -> Iterator[tuple[str, str]]:
     if isinstance(value, VariableNode):
         value = variables.get(value.name.value)
@@ -143,15 +137,40 @@ def _strings(name: str, value: Any, variables: dict[str, Any]) -> Iterator[tuple
                 yield f"{name}.{index}", item
 
 
+class StringArguments:
+    """The String arguments of one schema's documents (``string_arguments``), found once per
+    document text and kept for the ``maxsize`` most recently used texts, as the parser's cache
+    keeps their documents."""
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self.maxsize = maxsize
+        self._found: OrderedDict[str, list[StringArgument]] = OrderedDict()
+
+    def of(self, schema: GraphQLSchema, query: str, document: DocumentNode) -> list[StringArgument]:
+        """The String arguments of ``document`` of ``schema``, parsed from ``query``."""
+        found = self._found.get(query)
+        if found is None:
+            found = self._found[query] = string_arguments(schema, document)
+            if len(self._found) > self.maxsize:
+                self._found.popitem(last=False)
+        else:
+            self._found.move_to_end(query)
+        return found
+
+
 class InputLimits(SchemaExtension):
     """Checks the variables' shape and the String arguments' lengths before execution (and so
     before the response cache reads anything)."""
+
+    def __init__(self, strings: StringArguments) -> None:
+        self.strings = strings
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
         variables = execution.variables or {}
         check_variables(variables)
         document = execution.graphql_document
-        if document is not None:
-            check_string_arguments(execution.schema._schema, document, variables)
+        if document is not None and execution.query is not None:
+            schema = execution.schema._schema
+            check_strings(self.strings.of(schema, execution.query, document), variables)
         yield

@@ -24,7 +24,7 @@ from offerdesk.graphql.compiler.plan import Plans
 from offerdesk.graphql.cost import CostLimit
 from offerdesk.graphql.direct import DirectReads
 from offerdesk.graphql.errors import ErrorPhases, FirstDirectiveError, NoSuggestions
-from offerdesk.graphql.inputs import InputLimits
+from offerdesk.graphql.inputs import InputLimits, StringArguments
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.operations import OperationChoice
 from offerdesk.graphql.permissions import guard_types
@@ -99,6 +99,7 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         rules.append(NoSchemaIntrospectionCustomRule)
     # Beside the parser and validation caches, as bounded.
     plans = Plans(TYPE_MAPS, maxsize=512)
+    strings = StringArguments(maxsize=512)
     extensions: list[object] = [
         ErrorPhases,
         RequestMetrics,
@@ -111,7 +112,7 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         FirstDirectiveError,
         # Variables' shape and String arguments' lengths, before the cache or a resolver sees
         # them.
-        InputLimits,
+        lambda: InputLimits(strings),
         lambda: CostLimit(options.max_cost),
         # Last: they may answer in place of execution, after everything else has judged the
         # request; a cached answer first, then a compiled one (stored by the cache).
@@ -127,7 +128,7 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
     )
     schema.plans = plans
-    schema.direct = DirectReads(schema._schema, plans, options.max_cost)
+    schema.direct = DirectReads(schema._schema, plans, strings, options.max_cost)
     # A type's data needs its scope wherever the type is reached (graphql/permissions.py).
     guard_types(schema._schema)
     return schema

@@ -455,7 +455,7 @@ def compile_operation(
     return Plan(data, tuple(builder.params), frozenset(builder.scopes))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class KnownOperation:
     """A query operation that has been answered by a compiled plan: its document passed
     parsing, the token limit, validation and the choice of operation (graphql/direct.py)."""
