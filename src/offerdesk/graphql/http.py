@@ -315,7 +315,7 @@ def capped_response(
             headers=headers,
         )
     message = f"the answer is {len(encoded)} bytes; at most {limit} are sent"
-    if context.committed:
+    if context.wrote:
         message += " (the mutation was carried out)"
     too_big = error_body(ErrorCode.TOO_COMPLEX, message, context.request_id)
     return json_response(too_big, 200, media_type, headers)
