@@ -240,7 +240,7 @@ async def graphql_endpoint(request: Request) -> Response:
         # The body first, holding nothing but the socket (a slow client must not hold a pooled
         # connection); it is judged only after authentication.
         raw = b"" if request.method == "GET" else await read_body(request, settings)
-        async with asyncio.timeout(budget):
+        async with db.time_budget(budget):
             # Authentication comes first: without a valid token nothing about the request is
             # judged, so a bad body gets 401 too (SPEC §1), not a hint about what would pass.
             context.principal = await authenticate(request, context)
