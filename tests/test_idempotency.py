@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select, update
 
@@ -20,6 +21,7 @@ from .concurrency.servers import server_processes, servers
 from .conftest import make_token
 from .helpers import snapshot
 from .test_enrollments import make_event, make_users
+from .test_unavailable import app_client, assert_unavailable, idle_in_transaction, postgres_ref_lock
 
 CREATE = 'mutation { createOffer(offer: {title: "%s"}) { offer { id title } } }'
 
@@ -303,3 +305,28 @@ async def test_keyed_enrollments_run_once_and_a_refused_one_keeps_no_key(
     now = await keyed(ENROLL, second, "enroll-second")
     assert "idempotent-replayed" not in now.headers
     assert now.json()["data"]["enrollUserInOfferEvent"]["enrollment"]["status"] == "ENROLLED"
+
+
+# SQLite's one writer: from its first field on, a keyed request holds the only write lock, so
+# nothing else can hold up its second field; PostgreSQL's row and advisory locks can.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_keyed_request_past_its_budget_undoes_every_field(database_url: str) -> None:
+    """The first field succeeded, the second waited past the budget: 503, and nothing of the
+    request stands (it was one transaction), so the retry with the same key runs it all."""
+    both = (
+        'mutation { a: createOffer(offer: {title: "Free"}) { offer { title } }'
+        ' b: createOffer(offer: {title: "Held", ref: "held"}) { offer { title } } }'
+    )
+    keyed = {"Idempotency-Key": "over-budget"}
+    async with app_client(database_url, request_timeout_seconds=0.5) as client:
+        async with postgres_ref_lock(database_url):
+            response = await client.post("/graphql", json={"query": both}, headers=keyed)
+        assert_unavailable(response)
+        assert await idle_in_transaction(database_url) == 0
+        listed = await client.post("/graphql", json={"query": "{ offers { title } }"})
+        assert listed.json() == {"data": {"offers": []}}
+        again = await client.post("/graphql", json={"query": both}, headers=keyed)
+        assert "idempotent-replayed" not in again.headers
+        assert again.json() == {
+            "data": {"a": {"offer": {"title": "Free"}}, "b": {"offer": {"title": "Held"}}}
+        }
