@@ -110,6 +110,20 @@ async def test_a_key_expires_after_24_hours(client: AsyncClient, token: str, db:
     assert len((await snapshot(db))["offers"]) == 2
 
 
+async def test_a_key_left_without_an_answer_by_an_older_version_is_never_run_again(
+    client: AsyncClient, token: str, db: Database
+) -> None:
+    # The first release stored answers in a second transaction; a crash in between left such
+    # rows. Whether their mutation ran is unknown, so they answer CONFLICT until they expire.
+    assert (await post(client, token, CREATE % "Legacy", "legacy-key")).status_code == 200
+    async with db.transaction() as session:
+        await session.execute(update(IdempotencyRecord).values(status=None, body=None))
+    again = await post(client, token, CREATE % "Legacy", "legacy-key")
+    assert again.status_code == 409
+    assert again.json()["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert await offers(db) == ["Legacy"]
+
+
 async def test_a_malformed_key_is_refused(client: AsyncClient, token: str, db: Database) -> None:
     response = await post(client, token, CREATE % "Long key", "k" * 256)
     assert response.status_code == 400
