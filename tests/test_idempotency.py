@@ -238,7 +238,8 @@ async def test_after_a_server_is_killed_mid_storm_every_key_runs_exactly_once(
     """kill -9 while keyed mutations are in flight, then every request is sent again with its
     key: each is answered (replayed when it had committed, run when it had not), nothing is
     left without its answer, and every mutation took effect exactly once."""
-    keys = [f"crash-{index}" for index in range(80)]
+    # Many more than the kill waits for, so that requests are still in flight when it comes.
+    keys = [f"crash-{index}" for index in range(200)]
     kill_after = 20
     count = 2 if db.dialect == "postgresql" else 1
     answered: dict[str, bytes] = {}
@@ -332,7 +333,7 @@ async def test_a_keyed_request_past_its_budget_undoes_every_field(database_url: 
         ' b: createOffer(offer: {title: "Held", ref: "held"}) { offer { title } } }'
     )
     keyed = {"Idempotency-Key": "over-budget"}
-    async with app_client(database_url, request_timeout_seconds=0.5) as client:
+    async with app_client(database_url, request_timeout_seconds=2) as client:
         async with postgres_ref_lock(database_url):
             response = await client.post("/graphql", json={"query": both}, headers=keyed)
         assert_unavailable(response)
