@@ -136,6 +136,35 @@ async def test_enrollments_are_counted_by_outcome(
     } == {"enroll": 2, "waitlist": 1, "EVENT_FULL": 1, "unenroll": 1, "promotion": 1}
 
 
+async def test_a_keyed_request_counts_the_enrollments_it_kept(
+    client: AsyncClient, token: str, db: Database
+) -> None:
+    # With an Idempotency-Key the fields run in SAVEPOINTs of one transaction: the refused
+    # second one is rolled back alone, and the first one's enrollment is still counted.
+    event = await make_event(db, capacity=1, waiting_list=False)
+    ada, bob = await make_users(db, 2)
+    both = f"""mutation {{
+      a: enrollUserInOfferEvent(enrollment: {{userId: "{ada}", offerEventId: "{event}"}}) {{
+        enrollment {{ status }} }}
+      b: enrollUserInOfferEvent(enrollment: {{userId: "{bob}", offerEventId: "{event}"}}) {{
+        enrollment {{ status }} }} }}"""
+    before = await scrape(client)
+    response = await client.post(
+        "/graphql",
+        json={"query": both},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "two-enrollments"},
+    )
+    answer = response.json()
+    assert answer["data"] == {"a": {"enrollment": {"status": "ENROLLED"}}, "b": None}
+    assert answer["errors"][0]["extensions"]["code"] == "EVENT_FULL"
+    after = await scrape(client)
+    name = "offerdesk_enrollments_total"
+    assert {
+        outcome: value(after, name, outcome=outcome) - value(before, name, outcome=outcome)
+        for outcome in ("enroll", "EVENT_FULL")
+    } == {"enroll": 1, "EVENT_FULL": 1}
+
+
 @contextmanager
 def two_workers(database_url: str) -> Iterator[str]:
     """``offerdesk serve --workers 2`` with metrics on; yields its base URL."""

@@ -1,14 +1,17 @@
 """Transient failures said as such (issue 15, items 2 and 5): HTTP 503 SERVICE_UNAVAILABLE with
 Retry-After for a request past its time budget or a database that is locked or gone, nothing
-written, no session left behind; and a pooled connection that died while idle is replaced
-without failing the request."""
+written, no session left behind; a statement still running when its request's budget ends is
+stopped (PostgreSQL's statement_timeout, SQLite's interrupt); and a pooled connection that died
+while idle is replaced without failing the request."""
 
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url, text
@@ -17,11 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from offerdesk.app import create_app
 from offerdesk.config import Settings
 from offerdesk.db import Database
+from offerdesk.graphql.inputs import ARGUMENT_MAX_LENGTH
+from offerdesk.offers import service as offers_service
+from offerdesk.validation import MAX_TEXT_LENGTH
 
+from .concurrency.servers import server_processes
 from .conftest import empty_all_tables, make_token
 
 CREATE = 'mutation { createOffer(offer: {title: "Held", ref: "held"}) { offer { id } } }'
 LOOK_UP = '{ offer(ref: "held") { id } }'
+LOOK_UP_PROBE = '{ offer(ref: "probe") { title } }'
 
 
 @contextlib.asynccontextmanager
@@ -186,3 +194,65 @@ async def test_pooled_connections_killed_while_idle_are_replaced_without_failing
         created = await client.post("/graphql", json={"query": CREATE})
         assert created.status_code == 200, created.text
         assert "errors" not in created.json()
+
+
+# A legal query that is expensive on both engines: a search (at its maximum length) that
+# almost matches everywhere in descriptions of the maximum length, so each row costs
+# description x search character comparisons, asked 15 times (the alias limit) in one
+# document. Uninterrupted it runs for minutes on this data; the budget is 3 s (room for the
+# ordinary requests on a loaded machine).
+SLOW_SEARCH = "a" * (ARGUMENT_MAX_LENGTH["search"] - 1) + "b"
+SLOW_QUERY = (
+    "query($s: String!) { "
+    + " ".join(f"q{index}: offers(search: $s) {{ id }}" for index in range(15))
+    + " }"
+)
+SLOW_OFFERS = 1000
+
+
+async def test_a_statement_past_the_budget_is_stopped_while_other_requests_are_answered(
+    database_url: str,
+) -> None:
+    """The request gets 503 SERVICE_UNAVAILABLE when its budget ends, not when its statement
+    would have finished (minutes later), and the same server process answers other requests
+    meanwhile and afterwards."""
+    db = Database(database_url, Settings(database_url=database_url))
+    try:
+        async with db.transaction() as session:
+            for index in range(SLOW_OFFERS):
+                await offers_service.create(
+                    session, {"title": f"Offer {index}", "description": "a" * MAX_TEXT_LENGTH}
+                )
+            await offers_service.create(session, {"title": "Probe", "ref": "probe"})
+        token = await make_token(db)
+        headers = {"Authorization": f"Bearer {token}"}
+        with server_processes(database_url, 1, {"OFFERDESK_REQUEST_TIMEOUT_SECONDS": "3"}) as [
+            (url, process)
+        ]:
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+                began = time.perf_counter()
+                slow = asyncio.ensure_future(
+                    http.post(
+                        "/graphql", json={"query": SLOW_QUERY, "variables": {"s": SLOW_SEARCH}}
+                    )
+                )
+                probes = []
+                while not slow.done():
+                    probe = await http.post("/graphql", json={"query": LOOK_UP_PROBE})
+                    probes.append(probe)
+                response = await slow
+                took = time.perf_counter() - began
+                assert_unavailable(response)
+                assert probes, "no ordinary request was sent while the slow one ran"
+                for probe in probes:
+                    assert probe.status_code == 200, probe.text
+                    assert probe.json() == {"data": {"offer": {"title": "Probe"}}}
+                # The process goes on: a write commits at once (no lock or connection held).
+                created = await http.post("/graphql", json={"query": CREATE})
+                assert created.status_code == 200, created.text
+                assert "errors" not in created.json(), created.text
+            assert process.poll() is None
+        print(f"\n[{db.dialect}] 503 after {took:.2f} s; {len(probes)} ordinary requests answered")
+    finally:
+        await empty_all_tables(db)
+        await db.dispose()

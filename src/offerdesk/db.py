@@ -8,11 +8,15 @@ which takes SQLite's single write lock up front (waiting up to the busy timeout)
 queue instead of failing.
 """
 
+import asyncio
 import base64
+import contextlib
+import sqlite3
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -37,6 +41,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from offerdesk import locking
@@ -52,6 +57,12 @@ NAMING_CONVENTION = {
 }
 
 _WRITE_OPTION = "offerdesk_write"
+_BUDGET_KEY = "offerdesk_budget"
+# Once a request is past its budget, its SQLite connections are interrupted again this often
+# (seconds) until it ends: an interrupt only stops the statement running at that moment, and
+# the request's next queued statement (a sibling field's, the executor's after a compiled read
+# failed) would otherwise run unbounded.
+INTERRUPT_REPEAT_SECONDS = 0.01
 
 
 def utcnow() -> datetime:
@@ -105,6 +116,42 @@ def _base64url(value: str | None) -> str | None:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
+class _Budget:
+    """The SQLite connections a request holds, and the timer that interrupts their statements
+    (``sqlite3_interrupt``) from the request's deadline until the request ends."""
+
+    def __init__(self, seconds: float) -> None:
+        self.connections: set[ConnectionPoolEntry] = set()
+        self._loop = asyncio.get_running_loop()
+        self._handle = self._loop.call_later(seconds, self._interrupt)
+        self._interrupts: set[asyncio.Task[None]] = set()
+
+    def _interrupt(self) -> None:
+        for record in self.connections:
+            driver = record.driver_connection
+            if driver is not None:
+                task = self._loop.create_task(_interrupt(driver))
+                self._interrupts.add(task)
+                task.add_done_callback(self._interrupts.discard)
+        self._handle = self._loop.call_later(INTERRUPT_REPEAT_SECONDS, self._interrupt)
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
+async def _interrupt(driver: Any) -> None:
+    # aiosqlite's interrupt() calls sqlite3_interrupt at once, from this thread, which SQLite
+    # allows: the driver's thread gets SQLITE_INTERRUPT mid-statement. A connection already
+    # closed (invalidated when its task was cancelled) has nothing left to stop.
+    with contextlib.suppress(sqlite3.ProgrammingError, ValueError):
+        await driver.interrupt()
+
+
+# The budget of the request running in this context (Database.time_budget); SQLite's pool
+# hands it the connections the request checks out.
+_budget: ContextVar[_Budget | None] = ContextVar("offerdesk_budget", default=None)
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -121,6 +168,20 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        budget = _budget.get()
+        if budget is not None:
+            budget.connections.add(record)
+            record.info[_BUDGET_KEY] = budget
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        # Back in the pool, the connection is no longer the request's to interrupt.
+        budget = record.info.pop(_BUDGET_KEY, None)
+        if budget is not None:
+            budget.connections.discard(record)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -222,6 +283,35 @@ class Database:
             # Nothing to send (the statement committed itself); the session's commit tells
             # its observers (metrics.py) that what it wrote is committed.
             await session.commit()
+
+    @asynccontextmanager
+    async def time_budget(self, seconds: float) -> AsyncIterator[None]:
+        """Bound the block to ``seconds``: it is cancelled then and raises ``TimeoutError``
+        (``asyncio.timeout``), and the statements it has running stop too, so that what it
+        holds (a transaction, SQLite's write lock, a pooled connection) is given back at once
+        (issue 15, item 2; docs/decisions.md "Every request has a time budget").
+
+        PostgreSQL ends them itself: every session's ``statement_timeout`` is the request
+        budget (``create_engine``). SQLite has no server: a statement runs in the driver's
+        thread, where cancelling the awaiting task does not reach, and the rollback would wait
+        for it to finish. So the connections the block checks out are interrupted from the
+        deadline on (``sqlite3_interrupt``); the statement fails with
+        ``sqlite3.OperationalError("interrupted")``, which ``transient.py`` counts as
+        transient (HTTP 503), and the transaction is rolled back. Nothing runs per statement:
+        the cost is a timer per block.
+        """
+        if self._sqlite_writers is None:
+            async with asyncio.timeout(seconds):
+                yield
+            return
+        budget = _Budget(seconds)
+        token = _budget.set(budget)
+        try:
+            async with asyncio.timeout(seconds):
+                yield
+        finally:
+            budget.stop()
+            _budget.reset(token)
 
     async def data_version(self, session: AsyncSession) -> str:
         """A value that changes whenever committed data changes, in every process sharing the

@@ -7,22 +7,31 @@ client, or token for command-line tokens):
 * with the same request (query, variables, operation name) gets the stored answer again,
   status and body, with ``Idempotent-Replayed: true``; nothing runs a second time;
 * with a different request gets HTTP 422 and ``BAD_USER_INPUT``;
-* while the first is still running waits for it (up to ``WAIT_SECONDS``), then gets its
-  answer, or HTTP 409 and ``CONFLICT``.
+* while the first is still running waits for it (the database makes it wait, within the
+  request's time budget), then gets its answer; HTTP 409 and ``CONFLICT`` when that answer
+  cannot be had.
 
-The key is written in the mutation's own transaction (``Context.write`` calls
-:func:`claim_in`), so the mutation's effect and the key commit together or not at all: a
-concurrent duplicate's insert of the same key fails, its transaction is rolled back, and it
-waits for the first answer instead. The answer is stored right after it is sent. A request
-that never writes (a query, or a mutation refused before its transaction) stores nothing.
+A request with a key is ONE transaction (issue 13, item 7: "the key and response are stored
+in the mutation's own transaction"). Its first write (``Context.write``) opens it and inserts
+the key; each mutation field then runs in a SAVEPOINT of it, so a refused field rolls back
+alone as it would in a transaction of its own; the payloads are read in it; and once the
+endpoint has built the answer, this middleware writes the answer into the key's row and
+commits. The effects, the key and the answer therefore commit together or not at all: no
+crash can leave a committed mutation without its stored answer, nor a key that answers
+nothing. A concurrent duplicate's insert of the key waits for the first transaction
+(PostgreSQL's unique index; SQLite's single writer) and then fails, so it never runs; it
+replays the first answer instead. Nothing is stored, and nothing is committed, for a request
+that never wrote (a query, a mutation refused before or inside its savepoint) or whose answer
+is a 5xx (a request past its budget, a database gone mid-way: "nothing was written" must hold).
 """
 
 import asyncio
 import hashlib
-import time
+import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
@@ -34,10 +43,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offerdesk.db import Base, Database, UTCDateTime, utcnow
 from offerdesk.errors import DomainError, ErrorCode
+from offerdesk.transient import RETRY_AFTER_SECONDS
+
+log = logging.getLogger("offerdesk.idempotency")
 
 HEADER = b"idempotency-key"
 LIFETIME = timedelta(hours=24)
-WAIT_SECONDS = 30.0
 MAX_KEY_LENGTH = 255
 GRAPHQL_PATHS = frozenset({"/graphql", "/graphql/"})
 
@@ -51,7 +62,9 @@ class IdempotencyRecord(Base):
     # SHA-256 of the request (query, variables, operation name) in canonical JSON.
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The answer, once sent (None while the first request is still running).
+    # The answer. Committed rows always have one: the row is inserted and answered in one
+    # transaction. Only rows written before that was so (migration 0006's first release,
+    # which stored the answer in a second transaction) can be without.
     status: Mapped[int | None] = mapped_column(Integer)
     media_type: Mapped[str | None] = mapped_column(String(100))
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -64,58 +77,98 @@ class DuplicateRequest(DomainError):
         super().__init__(ErrorCode.CONFLICT, "this Idempotency-Key is already in use")
 
 
+class _Discarded(Exception):
+    """Thrown into the keyed transaction to roll it back (nothing of it may stand)."""
+
+
 @dataclass
 class Claim:
-    """A request's key, waiting to be written by its first write transaction."""
+    """A request's key and, from its first write on, the one transaction that holds the key,
+    the mutations' effects and (at the end) the answer."""
 
     caller: str
     key: str
     fingerprint: str
-    claimed: bool = False
+    # Another request holds the key: this one ran nothing.
     duplicate: bool = False
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The open transaction's session (None before the first write).
+    session: AsyncSession | None = None
+    # Savepoints released: mutation fields whose effects stand if the request commits.
+    writes: int = 0
+    _transaction: AbstractAsyncContextManager[AsyncSession] | None = None
+
+    async def open(self, db: Database) -> AsyncSession:
+        """The request's transaction, begun (and the key inserted) on the first call.
+
+        Raises :class:`DuplicateRequest` when another request holds the key (its transaction
+        committed first); the transaction is then rolled back and this request runs nothing.
+        """
+        if self.session is not None:
+            return self.session
+        transaction = db.transaction()
+        session = await transaction.__aenter__()
+        session.add(
+            IdempotencyRecord(caller=self.caller, key=self.key, fingerprint=self.fingerprint)
+        )
+        try:
+            await session.flush()
+        except BaseException as exc:
+            await transaction.__aexit__(type(exc), exc, exc.__traceback__)
+            if isinstance(exc, IntegrityError):
+                self.duplicate = True
+                raise DuplicateRequest from exc
+            raise
+        self.session, self._transaction = session, transaction
+        return session
+
+    async def finish(self, messages: list[Message]) -> None:
+        """Store the answer in ``messages`` with the key and commit, when a mutation wrote and
+        the answer is not a 5xx; else roll everything back. Raises what the commit raises
+        (then nothing of the request is committed, or, should the connection die during
+        COMMIT, all of it with its answer: a retry is safe either way)."""
+        transaction, session = self._transaction, self.session
+        if transaction is None or session is None:
+            return
+        self._transaction = self.session = None
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        if not self.writes or start["status"] >= 500:
+            await _discard(transaction)
+            return
+        media_type = next(
+            (v.decode() for n, v in start.get("headers", []) if n.lower() == b"content-type"),
+            "application/json",
+        )
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        try:
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.caller == self.caller, IdempotencyRecord.key == self.key)
+                .values(status=start["status"], media_type=media_type, body=body)
+            )
+        except BaseException as exc:
+            await transaction.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        await transaction.__aexit__(None, None, None)
+
+    async def abandon(self) -> None:
+        """Roll back the open transaction, if any (the request failed without an answer)."""
+        transaction = self._transaction
+        self._transaction = self.session = None
+        if transaction is not None:
+            await _discard(transaction)
+
+
+async def _discard(transaction: AbstractAsyncContextManager[AsyncSession]) -> None:
+    error = _Discarded()
+    await transaction.__aexit__(_Discarded, error, None)
 
 
 _claim: ContextVar[Claim | None] = ContextVar("offerdesk_idempotency_claim", default=None)
 
 
-async def claim_in(session: AsyncSession) -> bool:
-    """Write the current request's key in ``session``'s transaction, unless an earlier
-    transaction of the request did; True when this one did (then :func:`release` it if the
-    transaction does not commit).
-
-    Raises :class:`DuplicateRequest` when another request holds the key: the caller's
-    transaction then rolls back, so the mutation does not run.
-    """
-    claim = _claim.get()
-    if claim is None or claim.claimed:
-        return False
-    async with claim.lock:
-        if claim.claimed:
-            return False
-        session.add(
-            IdempotencyRecord(caller=claim.caller, key=claim.key, fingerprint=claim.fingerprint)
-        )
-        try:
-            await session.flush()
-        except IntegrityError as exc:
-            claim.duplicate = True
-            raise DuplicateRequest from exc
-        claim.claimed = True
-        return True
-
-
-def pending() -> bool:
-    """True while the current request has a key that no transaction has written yet."""
-    claim = _claim.get()
-    return claim is not None and not claim.claimed
-
-
-def release() -> None:
-    """The transaction that wrote the key did not commit: the next one writes it."""
-    claim = _claim.get()
-    if claim is not None:
-        claim.claimed = False
+def current() -> Claim | None:
+    """The current request's claim, when it carries an ``Idempotency-Key`` (else None)."""
+    return _claim.get()
 
 
 def fingerprint(body: bytes) -> str | None:
@@ -183,6 +236,9 @@ class Idempotency:
 
         try:
             await self.app(scope, _replay_body(body), hold)
+        except BaseException:
+            await claim.abandon()
+            raise
         finally:
             _claim.reset(token)
         if claim.duplicate:
@@ -190,74 +246,71 @@ class Idempotency:
             if not await self._replayed(send, caller, key, print_):
                 await _answer(send, 409, ErrorCode.CONFLICT, "this Idempotency-Key is in use")
             return
+        try:
+            await claim.finish(held)
+        except Exception:
+            # The answer was not sent, so the client retries; with the key that is safe
+            # whatever the COMMIT did (see Claim.finish).
+            log.warning("storing the answer of Idempotency-Key %r failed", key, exc_info=True)
+            await _answer(
+                send,
+                503,
+                ErrorCode.SERVICE_UNAVAILABLE,
+                "the database is unavailable; nothing was written,"
+                f" retry in {RETRY_AFTER_SECONDS} s",
+                [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+            )
+            return
         for message in held:
             await send(message)
-        if claim.claimed:
-            await self._store(caller, key, held)
 
     async def _replayed(self, send: Send, caller: str, key: str, print_: str) -> bool:
-        """Answer from the stored record of ``key`` when there is one (waiting for a running
-        first request); False when there is none, so the request runs."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            async with self.db.read_session() as session:
-                record = await session.get(IdempotencyRecord, (caller, key))
-            if record is not None and record.created_at <= utcnow() - LIFETIME:
-                async with self.db.transaction() as session:
-                    await session.execute(
-                        delete(IdempotencyRecord).where(
-                            IdempotencyRecord.caller == caller,
-                            IdempotencyRecord.created_at <= utcnow() - LIFETIME,
-                        )
+        """Answer from the stored record of ``key`` when there is one; False when there is
+        none (or it expired), so the request runs."""
+        async with self.db.read_session() as session:
+            record = await session.get(IdempotencyRecord, (caller, key))
+        if record is not None and record.created_at <= utcnow() - LIFETIME:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    delete(IdempotencyRecord).where(
+                        IdempotencyRecord.caller == caller,
+                        IdempotencyRecord.created_at <= utcnow() - LIFETIME,
                     )
-                record = None
-            if record is None:
-                return False
-            if record.fingerprint != print_:
-                await _answer(
-                    send,
-                    422,
-                    ErrorCode.BAD_USER_INPUT,
-                    "this Idempotency-Key was used for a different request",
                 )
-                return True
-            if record.status is not None and record.body is not None:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": record.status,
-                        "headers": [
-                            (b"content-type", (record.media_type or "application/json").encode()),
-                            (b"content-length", str(len(record.body)).encode()),
-                            (b"idempotent-replayed", b"true"),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": record.body})
-                return True
-            if time.monotonic() >= deadline:
-                await _answer(
-                    send,
-                    409,
-                    ErrorCode.CONFLICT,
-                    "a request with this Idempotency-Key is still running; retry later",
-                )
-                return True
-            await asyncio.sleep(0.05)
-
-    async def _store(self, caller: str, key: str, messages: list[Message]) -> None:
-        start = next(m for m in messages if m["type"] == "http.response.start")
-        media_type = next(
-            (v.decode() for n, v in start.get("headers", []) if n.lower() == b"content-type"),
-            "application/json",
-        )
-        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
-                .values(status=start["status"], media_type=media_type, body=body)
+            record = None
+        if record is None:
+            return False
+        if record.fingerprint != print_:
+            await _answer(
+                send,
+                422,
+                ErrorCode.BAD_USER_INPUT,
+                "this Idempotency-Key was used for a different request",
             )
+            return True
+        if record.status is None or record.body is None:
+            # A row from before answers were stored with their key (see IdempotencyRecord):
+            # whether its mutation ran is unknown, so it must not run again.
+            await _answer(
+                send,
+                409,
+                ErrorCode.CONFLICT,
+                "this Idempotency-Key has no stored answer; use a new key",
+            )
+            return True
+        await send(
+            {
+                "type": "http.response.start",
+                "status": record.status,
+                "headers": [
+                    (b"content-type", (record.media_type or "application/json").encode()),
+                    (b"content-length", str(len(record.body)).encode()),
+                    (b"idempotent-replayed", b"true"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": record.body})
+        return True
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -287,7 +340,13 @@ def _replay_body(body: bytes) -> Receive:
     return receive
 
 
-async def _answer(send: Send, status: int, code: ErrorCode, message: str) -> None:
+async def _answer(
+    send: Send,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     payload = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code.value}}]})
     await send(
         {
@@ -296,6 +355,7 @@ async def _answer(send: Send, status: int, code: ErrorCode, message: str) -> Non
             "headers": [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
             ],
         }
     )

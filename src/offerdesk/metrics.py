@@ -40,7 +40,7 @@ from prometheus_client import (
 )
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -145,6 +145,10 @@ def _enrolling_aliases(execution: Any) -> set[str]:
     return keys
 
 
+# session.info key: where each open SAVEPOINT began in the CHANGES_KEY list.
+MARKS_KEY = "offerdesk_enrollment_marks"
+
+
 def _pending(session: Session) -> list[str]:
     pending: list[str] = session.info.setdefault(CHANGES_KEY, [])
     return pending
@@ -159,13 +163,30 @@ def _after_flush(session: Session, _context: Any) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A released SAVEPOINT: its changes are counted when the transaction around it
+        # commits (the event fires for both).
+        return
     for cause in _pending(session):
         ENROLLMENTS.labels(cause).inc()
     _pending(session).clear()
+    session.info.pop(MARKS_KEY, None)
 
 
-def _after_rollback(session: Session) -> None:
+def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+    # A SAVEPOINT (each mutation of a request with an Idempotency-Key) remembers how many
+    # changes came before it, so that rolling it back forgets only its own.
+    if transaction.nested:
+        session.info.setdefault(MARKS_KEY, {})[transaction] = len(_pending(session))
+
+
+def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+    marks: dict[SessionTransaction, int] = session.info.get(MARKS_KEY, {})
+    if previous.nested and previous in marks:
+        del _pending(session)[marks.pop(previous) :]
+        return
     _pending(session).clear()
+    session.info.pop(MARKS_KEY, None)
 
 
 def install(engine: AsyncEngine, capacity: int) -> None:
@@ -174,7 +195,8 @@ def install(engine: AsyncEngine, capacity: int) -> None:
         # Counted at commit: a change rolled back never happened.
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", lambda session, _: _after_rollback(session))
+        event.listen(Session, "after_transaction_create", _after_transaction_create)
+        event.listen(Session, "after_soft_rollback", _after_soft_rollback)
     pool = engine.sync_engine
     event.listen(pool, "checkout", lambda *_: DB_IN_USE.inc())
     event.listen(pool, "checkin", lambda *_: DB_IN_USE.dec())

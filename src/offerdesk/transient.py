@@ -22,8 +22,15 @@ RETRY_AFTER_SECONDS = 2
 # which a retry resolves by definition.
 _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
-# SQLite's own transient states: another writer held the lock beyond the busy timeout.
-_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database is busy")
+# SQLite's own transient states: another writer held the lock beyond the busy timeout, and a
+# statement interrupted because its request ran out of its time budget (db.time_budget; the
+# counterpart of PostgreSQL's statement_timeout, SQLSTATE 57014).
+_SQLITE_TRANSIENT = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "interrupted",
+)
 
 
 def _transient_one(error: BaseException) -> bool:

@@ -151,7 +151,7 @@ async def token_endpoint(request: Request) -> Response:
     credentials = basic or (form.get("client_id", ""), form.get("client_secret", ""))
     db: Database = request.app.state.db
     try:
-        async with asyncio.timeout(settings.request_timeout_seconds):
+        async with db.time_budget(settings.request_timeout_seconds):
             try:
                 return await _grant(db, settings, form, credentials)
             except Exception as exc:

@@ -36,8 +36,12 @@ class Context:
         self.cached_answer: bytes | None = None
         self._abandoned: list[asyncio.Future[None]] = []
         # True once a mutation's transaction committed: from then on a failure must not be
-        # reported as "nothing was written".
+        # reported as "nothing was written". (A request with an Idempotency-Key commits only
+        # after its answer is built, in idempotency.py: until then it has committed nothing.)
         self.committed = False
+        # True once a mutation's change stands or will stand (committed, or made in a keyed
+        # request's transaction that commits with the answer).
+        self.wrote = False
         # One AsyncSession runs one statement at a time; resolvers and loaders run
         # concurrently, so they take turns.
         self._lock = asyncio.Lock()
@@ -65,6 +69,12 @@ class Context:
                 # A DataLoader batch scheduled before the request ended: it must not open a
                 # session nobody would close.
                 raise RequestFinished
+            claim = idempotency.current()
+            if claim is not None and claim.session is not None:
+                # A keyed request's writes are not committed until its answer is stored with
+                # them (idempotency.py): its payloads are read in that same transaction.
+                yield claim.session
+                return
             if self._session is None:
                 self._session = self.db.read_session()
             session = self._session
@@ -86,24 +96,29 @@ class Context:
         as its own transaction where the engine allows (``Database.single_statement``).
         The read session is given back first: a request never holds two connections, so a
         burst of requests cannot exhaust the pool while each waits for its second one.
+
+        With an ``Idempotency-Key`` the mutation runs in a SAVEPOINT of the request's one
+        transaction instead, which commits with the stored answer after the answer is built
+        (idempotency.py); raises ``idempotency.DuplicateRequest`` when another request holds
+        the key, before anything runs.
         """
         await self._end_read()
-        # An Idempotency-Key commits with the request's first write transaction, or not at all
-        # (idempotency.py): a concurrent duplicate fails here, before its mutation runs. A
-        # request with a key therefore always gets a transaction, single statement or not.
-        one_statement = single_statement and not idempotency.pending()
-        begin = self.db.single_statement if one_statement else self.db.transaction
-        claimed = False
-        try:
-            async with begin() as session:
-                claimed = await idempotency.claim_in(session)
+        claim = idempotency.current()
+        if claim is not None:
+            session = await claim.open(self.db)
+            # Rolled back alone if the mutation fails, as its own transaction would be.
+            async with session.begin_nested():
                 yield session
-        except BaseException:
-            if claimed:
-                idempotency.release()
-            raise
-        self.committed = True
-        await self._end_read()
+            claim.writes += 1
+        else:
+            begin = self.db.single_statement if single_statement else self.db.transaction
+            async with begin() as session:
+                yield session
+            self.committed = True
+            # A read session opened meanwhile holds a snapshot from before the commit.
+            await self._end_read()
+        self.wrote = True
+        self.loaders = Loaders(self)
 
     async def drop_read_session(self) -> None:
         """Close the read session (a dead connection's); the next read opens a new one."""

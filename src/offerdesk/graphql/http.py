@@ -265,7 +265,7 @@ async def graphql_endpoint(request: Request) -> Response:
         # The body first, holding nothing but the socket (a slow client must not hold a pooled
         # connection); it is judged only after authentication.
         raw = b"" if request.method == "GET" else await read_body(request, settings)
-        async with asyncio.timeout(budget):
+        async with db.time_budget(budget):
             direct = await _direct(request, context, raw)
             if direct is not None:
                 context.principal = direct.principal
@@ -347,7 +347,7 @@ def capped_response(
             headers=headers,
         )
     message = f"the answer is {len(encoded)} bytes; at most {limit} are sent"
-    if context.committed:
+    if context.wrote:
         message += " (the mutation was carried out)"
     too_big = error_body(ErrorCode.TOO_COMPLEX, message, context.request_id)
     return json_response(too_big, 200, media_type, headers)
