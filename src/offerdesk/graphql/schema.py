@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -21,6 +21,7 @@ from offerdesk.graphql.compiler.declarations import merge
 from offerdesk.graphql.compiler.extension import CompiledReads
 from offerdesk.graphql.compiler.plan import Plans
 from offerdesk.graphql.cost import CostLimit
+from offerdesk.graphql.documents import CachedDocuments, DocumentCache
 from offerdesk.graphql.errors import ErrorPhases, FirstDirectiveError, NoSuggestions
 from offerdesk.graphql.inputs import InputLimits
 from offerdesk.graphql.limits import TokenLimit, limit_rules
@@ -45,8 +46,10 @@ TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS, USER_MAPS)
 
 
 class OfferdeskSchema(strawberry.Schema):
-    # The compiled reads' plans (graphql/compiler/plan.py), one cache per schema.
+    # The compiled reads' plans (graphql/compiler/plan.py) and the parsed and validated
+    # documents (graphql/documents.py), one cache of each per schema.
     plans: Plans
+    documents: DocumentCache
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -66,6 +69,8 @@ class SchemaOptions:
     max_directives: int
     max_tokens: int
     max_cost: int
+    document_cache_bytes: int
+    plan_cache_bytes: int
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "SchemaOptions":
@@ -80,6 +85,8 @@ class SchemaOptions:
             max_directives=settings.max_directives,
             max_tokens=settings.max_tokens,
             max_cost=settings.max_query_cost,
+            document_cache_bytes=settings.document_cache_mb * 1024 * 1024,
+            plan_cache_bytes=settings.plan_cache_mb * 1024 * 1024,
         )
 
 
@@ -92,17 +99,18 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    # Beside the parser and validation caches, as bounded.
-    plans = Plans(TYPE_MAPS, maxsize=512)
+    # Both bounded in bytes (graphql/lru.py), as the response cache is (docs/decisions.md).
+    documents = DocumentCache(options.document_cache_bytes)
+    plans = Plans(TYPE_MAPS, options.plan_cache_bytes)
     extensions: list[object] = [
         ErrorPhases,
         RequestMetrics,
-        # Before the parser cache, which parses in its own hook with these options.
+        # Before the document cache, which parses in its own hook with these options.
         lambda: TokenLimit(options.max_tokens),
-        lambda: ParserCache(maxsize=512),
         OperationChoice,
         lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=512),
+        # After the rules are added: it validates with them.
+        lambda: CachedDocuments(documents),
         FirstDirectiveError,
         # Variables' shape and String arguments' lengths, before the cache or a resolver sees
         # them.
@@ -122,6 +130,7 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
     )
     schema.plans = plans
+    schema.documents = documents
     return schema
 
 

@@ -12,9 +12,9 @@ boolean. Everything else a request sends is a bound parameter, computed per requ
 """
 
 import itertools
-from collections import OrderedDict
+import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -40,6 +40,7 @@ from graphql.execution.collect_fields import (
 from graphql.execution.values import VariableValues, get_argument_values
 from sqlalchemy import ColumnElement, FromClause, Select, bindparam, exists, func, select
 from sqlalchemy.orm import aliased, join
+from sqlalchemy.sql.visitors import iterate
 from strawberry.permission import PermissionExtension
 
 from offerdesk.errors import DomainError
@@ -53,6 +54,7 @@ from offerdesk.graphql.compiler.declarations import (
     Value,
 )
 from offerdesk.graphql.compiler.json_sql import BOOLEAN, INT, STRING, JsonSql, json_sql, leaf_kind
+from offerdesk.graphql.lru import BytesLRU
 from offerdesk.graphql.permissions import required_scope
 from offerdesk.pagination import after_condition, decode_cursor, keyset_order, page_size
 
@@ -67,6 +69,10 @@ class Plan:
     statement: Select[Any]
     params: tuple[tuple[str, ParamSource], ...]
     scopes: frozenset[str]
+    # SQLAlchemy's compiled form of ``statement`` (its ``compiled_cache`` execution option),
+    # kept with the plan: in the engine's own cache, bounded by count, it would keep the
+    # statements of plans long evicted from ``Plans`` alive.
+    compiled_cache: dict[Any, Any] = field(default_factory=dict, compare=False)
 
     def parameters(self, variables: VariableValues) -> dict[str, Any]:
         """This request's parameter values; ``Fallback`` when one is refused (a malformed
@@ -415,14 +421,29 @@ def compile_operation(
     return Plan(statement, tuple(builder.params), frozenset(builder.scopes))
 
 
-class Plans:
-    """Plans (and refusals) by (engine, document, operation name, variable shape): least
-    recently used first out, beside the parser and validation caches (graphql/schema.py)."""
+# What a plan holds in memory per element of its statement (``sqlalchemy.sql.visitors.iterate``)
+# once it has run: the statement's objects with their memoized column collections, its cache
+# key and its compiled form. Measured with tracemalloc over distinct documents from 27 to 291
+# characters (101 to 1,017 elements, 113 KiB to 1 MiB per plan): 1,010-1,730 bytes per element
+# (bench/MEMORY.md).
+PLAN_BYTES_PER_ELEMENT = 1800
 
-    def __init__(self, maps: Mapping[str, TypeMap], maxsize: int = 512) -> None:
+
+def plan_bytes(plan: "Plan | Unsupported") -> int:
+    """An estimate of what ``plan`` holds in memory, in bytes, once it has run."""
+    if isinstance(plan, Unsupported):
+        return sys.getsizeof(plan.reason) + 64
+    return PLAN_BYTES_PER_ELEMENT * sum(1 for _ in iterate(plan.statement))
+
+
+class Plans:
+    """Plans (and refusals) by (engine, document, operation name, variable shape), at most
+    ``max_bytes`` of them as ``plan_bytes`` estimates, keys included: least recently used
+    first out, beside the parser and validation caches (graphql/schema.py)."""
+
+    def __init__(self, maps: Mapping[str, TypeMap], max_bytes: int) -> None:
         self.maps = maps
-        self.maxsize = maxsize
-        self._plans: OrderedDict[tuple[Any, ...], Plan | Unsupported] = OrderedDict()
+        self._plans: BytesLRU[tuple[Any, ...], Plan | Unsupported] = BytesLRU(max_bytes)
 
     def get(
         self,
@@ -438,15 +459,12 @@ class Plans:
         key = (dialect, query, name, variable_shape(variables))
         plan = self._plans.get(key)
         if plan is not None:
-            self._plans.move_to_end(key)
             return plan
         try:
             plan = compile_operation(schema, self.maps, dialect, document, operation, variables)
         except Fallback as exc:
             plan = Unsupported(exc.reason)
-        self._plans[key] = plan
-        if len(self._plans) > self.maxsize:
-            self._plans.popitem(last=False)
+        self._plans.put(key, plan, sys.getsizeof(query) + sys.getsizeof(key) + plan_bytes(plan))
         return plan
 
     def __len__(self) -> int:
