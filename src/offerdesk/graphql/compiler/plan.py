@@ -439,7 +439,7 @@ def plan_bytes(plan: "Plan | Unsupported") -> int:
 class Plans:
     """Plans (and refusals) by (engine, document, operation name, variable shape), at most
     ``max_bytes`` of them as ``plan_bytes`` estimates, keys included: least recently used
-    first out, beside the parser and validation caches (graphql/schema.py)."""
+    first out, beside the document cache (graphql/schema.py)."""
 
     def __init__(self, maps: Mapping[str, TypeMap], max_bytes: int) -> None:
         self.maps = maps
