@@ -1,16 +1,24 @@
-"""The response cache's memory bound, measured (issue 15, item 7).
+"""The caches' memory bounds, measured (issue 15, item 7; figures in bench/MEMORY.md).
 
 One in-process app on a fresh SQLite database with 20 offers of 3 events (a 16 KB answer of
-many small fields, like a catalogue page); N distinct queries (an undeclared variable makes
-each its own cache key) are each sent twice, so that every one is stored. Prints the process's
-RSS before and after against what the cache counts:
+many small fields, like a catalogue page). N distinct queries are each sent twice, so that
+every one is stored (the response cache admits a query from its second appearance):
 
-    .venv/bin/python -m bench.cache_memory 64 5500
+* ``variables``: one document, an unused variable different each time: only the response
+  cache sees new entries;
+* ``documents``: a different alias each time: a new document, so the document cache and the
+  compiled plans see new entries too.
+
+Prints the process's RSS after the data was loaded, at the end and at its peak (VmHWM), and
+what each cache counts against its bound:
+
+    .venv/bin/python -m bench.cache_memory --cache-mb 64 --distinct 100000 --mode variables
 """
 
+import argparse
 import asyncio
 import gc
-import sys
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -31,20 +39,27 @@ CREATE_EVENT = (
     ' end: "2030-01-02T10:00:00Z"}]}) { offerEvent { id } } }'
 )
 QUERY = (
-    "{ offers { id title isActive offerEvents"
+    "{ %s: offers { id title isActive offerEvents"
     " { id title spotsAvailable enrolledCount dates { start end } } } }"
 )
 
 
-def rss_mib() -> int:
+def status_mib(field: str) -> int:
+    """A ``/proc/self/status`` figure (``VmRSS``, ``VmHWM``) in MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) // 1024
     return 0
 
 
-async def measure(url: str, cache_mib: int, distinct: int) -> str:
+def mib(value: int) -> str:
+    return f"{value / 2**20:.1f}"
+
+
+async def measure(url: str, cache_mib: int, distinct: int, mode: str) -> str:
     app = create_app(Settings(database_url=url, response_cache_mb=cache_mib))
+    # The access log would be most of the work (and of the output).
+    logging.disable(logging.INFO)
     tune_gc()
     async with app.state.db.transaction() as session:
         token = (await issue_token(session, ALL_SCOPES, 3600)).token
@@ -60,33 +75,43 @@ async def measure(url: str, cache_mib: int, distinct: int) -> str:
                 await client.post(
                     "/graphql", json={"query": CREATE_EVENT, "variables": {"o": offer}}
                 )
-        before = rss_mib()
+        before = status_mib("VmRSS")
         began = time.perf_counter()
         size = 0
         for index in range(distinct):
+            alias = f"o{index}" if mode == "documents" else "offers"
             for _ in range(2):  # stored from its second appearance
                 response = await client.post(
-                    "/graphql", json={"query": QUERY, "variables": {"x": index}}
+                    "/graphql", json={"query": QUERY % alias, "variables": {"x": index}}
                 )
             size = len(response.content)
         gc.collect()
         cache = app.state.response_cache
-        entries = len(cache) if cache is not None else 0
-        counted = cache._bytes / 2**20 if cache is not None else 0.0
+        schema = app.state.schema
+        counted = (
+            f"response cache {len(cache) if cache else 0} entries / "
+            f"{mib(cache.bytes if cache else 0)} MiB,"
+            f" plans {len(schema.plans)} / {mib(schema.plans._plans.bytes)} MiB,"
+            f" documents {len(schema.documents)} / {mib(schema.documents.bytes)} MiB"
+        )
     await app.state.db.dispose()
     return (
-        f"cache {cache_mib} MiB, {distinct} distinct queries x 2 ({size} B answers):"
-        f" RSS {before} -> {rss_mib()} MiB, {entries} entries counting {counted:.1f} MiB,"
-        f" {time.perf_counter() - began:.0f} s"
+        f"{mode}, cache {cache_mib} MiB, {distinct} distinct queries x 2 ({size} B answers):"
+        f" RSS {before} -> {status_mib('VmRSS')} MiB (peak {status_mib('VmHWM')});"
+        f" counted: {counted}; {time.perf_counter() - began:.0f} s"
     )
 
 
 def main() -> None:
-    cache_mib, distinct = int(sys.argv[1]), int(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-mb", type=int, default=64, help="OFFERDESK_RESPONSE_CACHE_MB")
+    parser.add_argument("--distinct", type=int, default=100_000)
+    parser.add_argument("--mode", choices=["variables", "documents"], default="variables")
+    arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite+aiosqlite:///{directory}/offerdesk.db"
         upgrade(url)
-        print(asyncio.run(measure(url, cache_mib, distinct)))
+        print(asyncio.run(measure(url, arguments.cache_mb, arguments.distinct, arguments.mode)))
 
 
 if __name__ == "__main__":

@@ -686,7 +686,7 @@ async def test_plans_are_compiled_once_per_variable_shape(
     # The schema (and its plans) is shared by the apps of this process: a fresh document, and
     # room in the cache, which the differential test may have filled to its bound.
     document = f"{SHAPES}\n# {uuid.uuid4()}"
-    monkeypatch.setattr(plans, "maxsize", len(plans) + 10)
+    monkeypatch.setattr(plans._plans, "max_bytes", plans._plans.bytes + 2**26)
     before = len(plans)
     await send({"yes": True, "no": False, "active": None})
     await send({"yes": True, "no": False, "active": None, "id": str(seeded.events["some"])})

@@ -417,7 +417,7 @@ def size_of(cache_key: CacheKey, data: dict[str, Any]) -> int:
     """What an entry counts against max_bytes (measured with a cache of its own)."""
     probe = ResponseCache(max_bytes=1 << 20)
     probe.put(cache_key, 1, data)
-    return probe._bytes
+    return probe.bytes
 
 
 def test_a_key_is_admitted_from_its_second_appearance() -> None:

@@ -95,8 +95,12 @@ class Settings(BaseSettings):
     max_headers: int = Field(default=100, ge=10)
     # The largest answer sent (bytes of JSON); larger ones are refused with TOO_COMPLEX.
     max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
-    # Answers of repeated queries kept per worker process until the next write (MiB; 0: off).
+    # Per worker process, each bounded by the bytes its entries hold (MiB; graphql/lru.py,
+    # docs/decisions.md "Memory"): answers of repeated queries until the next write (0: off);
+    # parsed and validated documents; compiled reads' plans.
     response_cache_mb: int = Field(default=64, ge=0)
+    document_cache_mb: int = Field(default=16, ge=1)
+    plan_cache_mb: int = Field(default=32, ge=1)
     # Rate limits (ratelimit.py), "COUNT/SECONDS" or empty (off): requests to /graphql per API
     # client, and refused authentications per client address.
     rate_limit: str = ""

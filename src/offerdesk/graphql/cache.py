@@ -15,6 +15,7 @@ appearance (a "doorkeeper"): a look-up made once, such as one id among thousands
 a dictionary entry.
 """
 
+import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,35 +26,52 @@ from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from offerdesk.graphql.lru import BytesLRU
+
 if TYPE_CHECKING:
     from offerdesk.graphql.context import Context
 
 CacheKey = tuple[str, str | None, bytes, frozenset[str]]
 
 
-# What an entry costs besides its bytes: the key's tuple and frozenset, the entry object and
-# the OrderedDict's node (measured roughly with sys.getsizeof; an estimate, not exact).
-_ENTRY_OVERHEAD = 400
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     version: str
     # The answer's data as the JSON that is sent: a bytes object costs its length in memory,
     # where the decoded dicts, lists and strings cost three to six times their JSON (measured:
     # a 16 MiB cache of decoded answers held 97 MiB).
     encoded: bytes
-    size: int
+
+
+def compact(encoded: bytes) -> bytes:
+    """``encoded`` in a bytes object of its own length. orjson returns its output in the buffer
+    it wrote it into, whose capacity (4 KiB at least, doubled as it grows) stays allocated
+    while ``sys.getsizeof`` reports only the length: kept as they came, a cache's answers and
+    keys held twice to a hundred times what they counted (issue 15, item 7)."""
+    return bytes(memoryview(encoded))
+
+
+def _entry_bytes(key: CacheKey, entry: _Entry) -> int:
+    """What an entry holds in memory (CPython's sizes): its key's tuple, document, variables
+    and scopes, and the entry with its version and answer. The key's parts are the request's
+    own objects, so they are counted per entry."""
+    return (
+        sys.getsizeof(key)
+        + sys.getsizeof(key[0])
+        + sys.getsizeof(key[2])
+        + sys.getsizeof(key[3])
+        + sys.getsizeof(entry)
+        + sys.getsizeof(entry.version)
+        + sys.getsizeof(entry.encoded)
+    )
 
 
 class ResponseCache:
-    """Answers by (document, operation, variables, scopes), bounded in bytes (least recently
-    used go first)."""
+    """Answers by (document, operation, variables, scopes), bounded in bytes: what their
+    objects hold, keys included (least recently used go first)."""
 
     def __init__(self, max_bytes: int, max_seen: int = 10_000) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
-        self._bytes = 0
+        self._entries: BytesLRU[CacheKey, _Entry] = BytesLRU(max_bytes)
         # Hashes of keys seen once: a collision only makes a query admitted one request early.
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._max_seen = max_seen
@@ -77,9 +95,8 @@ class ResponseCache:
         if entry is None:
             return None
         if entry.version != version:
-            self._drop(key)
+            self._entries.pop(key)
             return None
-        self._entries.move_to_end(key)
         return entry.encoded
 
     def version(self, key: CacheKey) -> str | None:
@@ -93,19 +110,14 @@ class ResponseCache:
 
     def put_encoded(self, key: CacheKey, version: str, encoded: bytes) -> None:
         """Store the answer's data as JSON bytes under ``key`` at ``version``; what it costs
-        against ``max_bytes`` is its JSON, its key and a fixed overhead per entry."""
-        size = len(encoded) + len(key[0]) + len(key[2]) + _ENTRY_OVERHEAD
-        if size > self.max_bytes:
-            return
-        if key in self._entries:
-            self._drop(key)
-        self._entries[key] = _Entry(version, encoded, size)
-        self._bytes += size
-        while self._bytes > self.max_bytes:
-            self._drop(next(iter(self._entries)))
+        against the bound is every object the entry keeps (``_entry_bytes``)."""
+        entry = _Entry(version, compact(encoded))
+        self._entries.put(key, entry, _entry_bytes(key, entry))
 
-    def _drop(self, key: CacheKey) -> None:
-        self._bytes -= self._entries.pop(key).size
+    @property
+    def bytes(self) -> int:
+        """The bytes the stored entries count against the bound."""
+        return self._entries.bytes
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -125,7 +137,7 @@ class CachedQueries(SchemaExtension):
         key: CacheKey = (
             execution.query or "",
             execution.operation_name,
-            orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS),
+            compact(orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS)),
             frozenset(scope.value for scope in context.principal.scopes),
         )
         if not cache.admit(key):

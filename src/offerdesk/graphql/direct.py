@@ -41,7 +41,8 @@ from offerdesk.graphql.cache import CacheKey, ResponseCache
 from offerdesk.graphql.compiler.declarations import Fallback
 from offerdesk.graphql.compiler.plan import Plan, Plans, Unsupported
 from offerdesk.graphql.cost import operation_cost
-from offerdesk.graphql.inputs import StringArguments, check_strings, check_variables
+from offerdesk.graphql.documents import DocumentCache
+from offerdesk.graphql.inputs import check_strings, check_variables
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,17 @@ class DirectReads:
     """Answers known compiled query operations in one statement (see the module)."""
 
     def __init__(
-        self, schema: GraphQLSchema, plans: Plans, strings: StringArguments, max_cost: int
+        self,
+        schema: GraphQLSchema,
+        plans: Plans,
+        documents: DocumentCache,
+        max_tokens: int,
+        max_cost: int,
     ) -> None:
         self.schema = schema
         self.plans = plans
-        self.strings = strings
+        self.documents = documents
+        self.max_tokens = max_tokens
         self.max_cost = max_cost
         # Per plan, while the plan is cached (Plans evicts least recently used ones).
         self._prepared: weakref.WeakKeyDictionary[Plan, _Prepared] = weakref.WeakKeyDictionary()
@@ -99,7 +106,10 @@ class DirectReads:
             return None
         try:
             check_variables(variables)
-            check_strings(self.strings.of(self.schema, query, known.document), variables)
+            strings = self.documents.string_arguments(
+                self.schema, query, self.max_tokens, known.document
+            )
+            check_strings(strings, variables)
         except DomainError:
             return None
         if operation_cost(self.schema, known.operation, known.fragments, variables) > (

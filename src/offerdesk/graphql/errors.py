@@ -170,7 +170,7 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     elif error.extensions and "code" in error.extensions:
         extensions = dict(error.extensions)
     elif isinstance(error, GraphQLSyntaxError) or isinstance(cause, GraphQLSyntaxError):
-        # The parser cache parses in its own hook, before ErrorPhases can tag the error.
+        # The document cache parses in its own hook, before ErrorPhases can tag the error.
         code = ErrorCode.GRAPHQL_PARSE_FAILED
         if TOKEN_LIMIT_MESSAGE in error.message:
             code = ErrorCode.TOO_COMPLEX

@@ -13,10 +13,9 @@ any of it reaches graphql-core's coercion, the response cache's key encoder or a
   services (docs/api.md).
 """
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     ArgumentNode,
@@ -36,6 +35,9 @@ from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
 
 from offerdesk.errors import bad_input
+
+if TYPE_CHECKING:
+    from offerdesk.graphql.documents import DocumentCache
 
 MAX_VARIABLE_DEPTH = 16
 MAX_VARIABLE_VALUES = 10_000
@@ -137,33 +139,12 @@ def _strings(name: str, value: Any, variables: dict[str, Any]) -> Iterator[tuple
                 yield f"{name}.{index}", item
 
 
-class StringArguments:
-    """The String arguments of one schema's documents (``string_arguments``), found once per
-    document text and kept for the ``maxsize`` most recently used texts, as the parser's cache
-    keeps their documents."""
-
-    def __init__(self, maxsize: int = 512) -> None:
-        self.maxsize = maxsize
-        self._found: OrderedDict[str, list[StringArgument]] = OrderedDict()
-
-    def of(self, schema: GraphQLSchema, query: str, document: DocumentNode) -> list[StringArgument]:
-        """The String arguments of ``document`` of ``schema``, parsed from ``query``."""
-        found = self._found.get(query)
-        if found is None:
-            found = self._found[query] = string_arguments(schema, document)
-            if len(self._found) > self.maxsize:
-                self._found.popitem(last=False)
-        else:
-            self._found.move_to_end(query)
-        return found
-
-
 class InputLimits(SchemaExtension):
     """Checks the variables' shape and the String arguments' lengths before execution (and so
     before the response cache reads anything)."""
 
-    def __init__(self, strings: StringArguments) -> None:
-        self.strings = strings
+    def __init__(self, documents: "DocumentCache") -> None:
+        self.documents = documents
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
@@ -171,6 +152,11 @@ class InputLimits(SchemaExtension):
         check_variables(variables)
         document = execution.graphql_document
         if document is not None and execution.query is not None:
-            schema = execution.schema._schema
-            check_strings(self.strings.of(schema, execution.query, document), variables)
+            strings = self.documents.string_arguments(
+                execution.schema._schema,
+                execution.query,
+                execution.parse_options.get("max_tokens"),
+                document,
+            )
+            check_strings(strings, variables)
         yield

@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -23,8 +23,9 @@ from offerdesk.graphql.compiler.extension import CompiledReads
 from offerdesk.graphql.compiler.plan import Plans
 from offerdesk.graphql.cost import CostLimit
 from offerdesk.graphql.direct import DirectReads
+from offerdesk.graphql.documents import CachedDocuments, DocumentCache
 from offerdesk.graphql.errors import ErrorPhases, FirstDirectiveError, NoSuggestions
-from offerdesk.graphql.inputs import InputLimits, StringArguments
+from offerdesk.graphql.inputs import InputLimits
 from offerdesk.graphql.limits import TokenLimit, limit_rules
 from offerdesk.graphql.operations import OperationChoice
 from offerdesk.graphql.permissions import guard_types
@@ -48,9 +49,11 @@ TYPE_MAPS = merge(OFFER_MAPS, EVENT_MAPS, CONTENT_MAPS, USER_MAPS, ENROLLMENT_MA
 
 
 class OfferdeskSchema(strawberry.Schema):
-    # The compiled reads' plans (graphql/compiler/plan.py), one cache per schema, and the
-    # path that answers known compiled operations in one statement (graphql/direct.py).
+    # The compiled reads' plans (graphql/compiler/plan.py), the parsed and validated documents
+    # (graphql/documents.py), one cache of each per schema, and the path that answers known
+    # compiled operations in one statement (graphql/direct.py).
     plans: Plans
+    documents: DocumentCache
     direct: DirectReads
 
     def process_errors(
@@ -71,6 +74,8 @@ class SchemaOptions:
     max_directives: int
     max_tokens: int
     max_cost: int
+    document_cache_bytes: int
+    plan_cache_bytes: int
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "SchemaOptions":
@@ -85,6 +90,8 @@ class SchemaOptions:
             max_directives=settings.max_directives,
             max_tokens=settings.max_tokens,
             max_cost=settings.max_query_cost,
+            document_cache_bytes=settings.document_cache_mb * 1024 * 1024,
+            plan_cache_bytes=settings.plan_cache_mb * 1024 * 1024,
         )
 
 
@@ -97,22 +104,22 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    # Beside the parser and validation caches, as bounded.
-    plans = Plans(TYPE_MAPS, maxsize=512)
-    strings = StringArguments(maxsize=512)
+    # Both bounded in bytes (graphql/lru.py), as the response cache is (docs/decisions.md).
+    documents = DocumentCache(options.document_cache_bytes)
+    plans = Plans(TYPE_MAPS, options.plan_cache_bytes)
     extensions: list[object] = [
         ErrorPhases,
         RequestMetrics,
-        # Before the parser cache, which parses in its own hook with these options.
+        # Before the document cache, which parses in its own hook with these options.
         lambda: TokenLimit(options.max_tokens),
-        lambda: ParserCache(maxsize=512),
         OperationChoice,
         lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=512),
+        # After the rules are added: it validates with them.
+        lambda: CachedDocuments(documents),
         FirstDirectiveError,
         # Variables' shape and String arguments' lengths, before the cache or a resolver sees
         # them.
-        lambda: InputLimits(strings),
+        lambda: InputLimits(documents),
         lambda: CostLimit(options.max_cost),
         # Last: they may answer in place of execution, after everything else has judged the
         # request; a cached answer first, then a compiled one (stored by the cache).
@@ -128,7 +135,10 @@ def build_schema(options: SchemaOptions | None = None) -> OfferdeskSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
     )
     schema.plans = plans
-    schema.direct = DirectReads(schema._schema, plans, strings, options.max_cost)
+    schema.documents = documents
+    schema.direct = DirectReads(
+        schema._schema, plans, documents, options.max_tokens, options.max_cost
+    )
     # A type's data needs its scope wherever the type is reached (graphql/permissions.py).
     guard_types(schema._schema)
     return schema

@@ -91,7 +91,11 @@ class CompiledReads(SchemaExtension):
                 # Core execution on the session's connection: the statement has no ORM
                 # entities, and the ORM's result handling cost a third of a Q1 request.
                 connection = await session.connection()
-                data = await connection.scalar(plan.statement, parameters)
+                data = await connection.scalar(
+                    plan.statement,
+                    parameters,
+                    execution_options={"compiled_cache": plan.compiled_cache},
+                )
             except SQLAlchemyError:
                 # The executor runs the request again and answers as it does today (a masked
                 # error where the database fails it).

@@ -12,9 +12,9 @@ boolean. Everything else a request sends is a bound parameter, computed per requ
 """
 
 import itertools
-from collections import OrderedDict
+import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -40,6 +40,7 @@ from graphql.execution.collect_fields import (
 from graphql.execution.values import VariableValues, get_argument_values
 from sqlalchemy import ColumnElement, FromClause, Select, bindparam, func, select
 from sqlalchemy.orm import aliased, join
+from sqlalchemy.sql.visitors import iterate
 from strawberry.permission import PermissionExtension
 
 from offerdesk.errors import DomainError
@@ -53,6 +54,8 @@ from offerdesk.graphql.compiler.declarations import (
     Value,
 )
 from offerdesk.graphql.compiler.json_sql import BOOLEAN, INT, STRING, JsonSql, json_sql, leaf_kind
+from offerdesk.graphql.documents import document_bytes
+from offerdesk.graphql.lru import BytesLRU
 from offerdesk.graphql.permissions import field_readers, required_scope
 from offerdesk.pagination import after_condition, decode_cursor, keyset_order, page_size
 
@@ -70,6 +73,10 @@ class Plan:
     data: ColumnElement[Any]
     params: tuple[tuple[str, ParamSource], ...]
     scopes: frozenset[frozenset[str]]
+    # SQLAlchemy's compiled form of ``statement`` (its ``compiled_cache`` execution option),
+    # kept with the plan: in the engine's own cache, bounded by count, it would keep the
+    # statements of plans long evicted from ``Plans`` alive.
+    compiled_cache: dict[Any, Any] = field(default_factory=dict, compare=False)
 
     @property
     def statement(self) -> Select[Any]:
@@ -470,29 +477,47 @@ class KnownOperation:
         return self.operation.name.value if self.operation.name else None
 
 
-class Plans:
-    """Plans (and refusals) by (engine, document, operation name, variable shape): least
-    recently used first out, beside the parser and validation caches (graphql/schema.py).
-    Also the operations that have compiled, by (document text, operation name as requested),
-    as many at most."""
+# What a plan holds in memory per element of its statement (``sqlalchemy.sql.visitors.iterate``)
+# once it has run: the statement's objects with their memoized column collections, its cache
+# key and its compiled form. Measured with tracemalloc over distinct documents from 27 to 291
+# characters (101 to 1,017 elements, 113 KiB to 1 MiB per plan): 1,010-1,730 bytes per element
+# (bench/MEMORY.md).
+PLAN_BYTES_PER_ELEMENT = 1800
 
-    def __init__(self, maps: Mapping[str, TypeMap], maxsize: int = 512) -> None:
+
+def plan_bytes(plan: "Plan | Unsupported") -> int:
+    """An estimate of what ``plan`` holds in memory, in bytes, once it has run."""
+    if isinstance(plan, Unsupported):
+        return sys.getsizeof(plan.reason) + 64
+    return PLAN_BYTES_PER_ELEMENT * sum(1 for _ in iterate(plan.statement))
+
+
+class Plans:
+    """Plans (and refusals) by (engine, document, operation name, variable shape), at most
+    ``max_bytes`` of them as ``plan_bytes`` estimates, keys included: least recently used
+    first out, beside the document cache (graphql/schema.py)."""
+
+    def __init__(self, maps: Mapping[str, TypeMap], max_bytes: int) -> None:
         self.maps = maps
-        self.maxsize = maxsize
-        self._plans: OrderedDict[tuple[Any, ...], Plan | Unsupported] = OrderedDict()
-        self._known: OrderedDict[tuple[str, str | None], KnownOperation] = OrderedDict()
+        # Plans, and the operations known to have compiled (under ("known", text, name)), in
+        # one bound: a known operation keeps its document's tree alive.
+        self._plans: BytesLRU[tuple[Any, ...], Plan | Unsupported | KnownOperation] = BytesLRU(
+            max_bytes
+        )
 
     def known(self, query: str, operation_name: str | None) -> KnownOperation | None:
         """The compiled operation that a request of ``query`` and ``operation_name`` (as sent:
         None when the document has one operation) runs."""
-        return self._known.get((query, operation_name))
+        known = self._plans.get(("known", query, operation_name))
+        return known if isinstance(known, KnownOperation) else None
 
     def remember(
         self, query: str, document: DocumentNode, operation: OperationDefinitionNode
     ) -> None:
         """Note that ``operation`` of ``query`` passed the schema's checks and was answered by
         a plan: under its name, and under no name when it is the document's only operation
-        (the two ways a request can choose it)."""
+        (the two ways a request can choose it). Counted as its document would be
+        (graphql/documents.py), which it keeps alive."""
         fragments = {
             definition.name.value: definition
             for definition in document.definitions
@@ -507,11 +532,9 @@ class Plans:
         names = {known.name}
         if len(operations) == 1:
             names.add(None)
+        size = sys.getsizeof(query) + document_bytes(query)
         for name in names:
-            self._known[(query, name)] = known
-            self._known.move_to_end((query, name))
-        while len(self._known) > self.maxsize:
-            self._known.popitem(last=False)
+            self._plans.put(("known", query, name), known, size)
 
     def get(
         self,
@@ -526,17 +549,15 @@ class Plans:
         name = operation.name.value if operation.name else None
         key = (dialect, query, name, variable_shape(variables))
         plan = self._plans.get(key)
-        if plan is not None:
-            self._plans.move_to_end(key)
+        if isinstance(plan, Plan | Unsupported):
             return plan
         try:
             plan = compile_operation(schema, self.maps, dialect, document, operation, variables)
         except Fallback as exc:
             plan = Unsupported(exc.reason)
-        self._plans[key] = plan
-        if len(self._plans) > self.maxsize:
-            self._plans.popitem(last=False)
+        self._plans.put(key, plan, sys.getsizeof(query) + sys.getsizeof(key) + plan_bytes(plan))
         return plan
 
     def __len__(self) -> int:
-        return len(self._plans)
+        """The number of plans (and refusals) kept, known operations aside."""
+        return sum(1 for key in self._plans.ordered_keys() if key[0] != "known")
