@@ -31,6 +31,8 @@ SCOPE_FAMILY_OF_PACKAGE = {
     "enrollments": "events",
     "users": "users",
     "content": "content",
+    # The change feed (issue 12) reads events.
+    "outbox": "events",
 }
 SCOPE_SETS: list[frozenset[Scope]] = [
     frozenset(),

@@ -29,11 +29,13 @@ from offerdesk.graphql.scalars import SCALARS
 from offerdesk.metrics import RequestMetrics
 from offerdesk.offers.graphql_map import MAPS as OFFER_MAPS
 from offerdesk.offers.schema import OfferMutations, OfferQueries
+from offerdesk.outbox.schema import OutboxQueries
 from offerdesk.users.graphql_map import MAPS as USER_MAPS
 from offerdesk.users.schema import UserMutations, UserQueries
 
 Query = merge_types(
-    "Query", (OfferQueries, EventQueries, EnrollmentQueries, ContentQueries, UserQueries)
+    "Query",
+    (OfferQueries, EventQueries, EnrollmentQueries, ContentQueries, UserQueries, OutboxQueries),
 )
 Mutation = merge_types(
     "Mutation",

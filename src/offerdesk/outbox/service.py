@@ -25,8 +25,8 @@ from sqlalchemy import delete, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.db import utcnow
-from offerdesk.errors import bad_input
-from offerdesk.outbox.models import EventType, OutboxEvent
+from offerdesk.errors import DomainError, ErrorCode, bad_input
+from offerdesk.outbox.models import USER_EVENT_TYPES, EventType, OutboxEvent
 from offerdesk.pagination import page_size
 
 # The last position every transaction below which has ended, on PostgreSQL; as text first,
@@ -120,12 +120,27 @@ async def feed(
     session: AsyncSession,
     after_cursor: str | None,
     first: int | None,
-    types: Collection[str] | None = None,
+    types: Collection[EventType] | None = None,
+    *,
+    user_events: bool = True,
 ) -> FeedPage:
     """One page of the change feed (issue 12 item 5): ``first`` 1 to 100 (default 50),
-    ``after_cursor`` a cursor this feed gave out (BAD_USER_INPUT on ``after`` or ``first``).
-    An empty page has no end cursor: the reader polls again with the one it has."""
+    ``after_cursor`` a cursor this feed gave out (BAD_USER_INPUT on ``after`` or ``first``),
+    only events of ``types`` when given (an empty list is BAD_USER_INPUT on ``types``).
+
+    ``user_events`` False (a caller who may not read users): USER_* events are left out, and
+    asking for them by ``types`` is FORBIDDEN on ``types``. An empty page has no end cursor:
+    the reader polls again with the one it has.
+    """
     size = page_size(first)
+    if types is not None and not types:
+        raise bad_input("types", "types must name at least one event type; leave it out for all")
+    if not user_events:
+        if types is not None and USER_EVENT_TYPES & set(types):
+            raise DomainError(
+                ErrorCode.FORBIDDEN, "user events need the scope users.read", field="types"
+            )
+        types = types if types is not None else set(EventType) - USER_EVENT_TYPES
     position = Position() if after_cursor is None else Position.decode(after_cursor)
     rows = await after(session, position, size + 1, types)
     items = [(row, Position.of(row).encode()) for row in rows[:size]]
