@@ -48,8 +48,9 @@ class Dispatcher:
         self.db = db
         self.settings = settings
         self.policy = url_policy(settings)
-        # The lease: one attempt's timeout and a margin for recording its outcome.
-        self.lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
+        # The lease: long enough for an attempt (its timeout) and for recording its outcome;
+        # after it, a dispatcher that died mid-attempt has its deliveries taken by another.
+        self.lease = timedelta(seconds=settings.webhook_timeout_seconds * 2 + 5)
         self._last_prune = datetime.min.replace(tzinfo=UTC)
 
     async def run(self, stop: asyncio.Event) -> None:
