@@ -60,8 +60,10 @@ class Dispatcher:
             while not stop.is_set():
                 try:
                     busy = await self.step(client)
-                except Exception:
-                    log.exception("webhook dispatch round failed; retrying")
+                except Exception as error:
+                    # One line a round, not a traceback: the database being away for a
+                    # while would otherwise fill the log.
+                    log.warning("webhook dispatch round failed (%r); retrying", error)
                     busy = False
                 if not busy:
                     with contextlib.suppress(TimeoutError):
@@ -81,12 +83,16 @@ class Dispatcher:
         """One round; True when it found work (the next round starts at once)."""
         await self._prune_now_and_then()
         async with self.db.read_session() as session:
-            if not await service.has_work(session):
-                return False
-        async with self.db.transaction() as session:
-            fanned = await service.fan_out(session)
-        async with self.db.transaction() as session:
-            attempts = await service.claim(session, BATCH, self.lease)
+            todo = await service.work(session)
+        fanned = made = 0
+        if todo.events:
+            async with self.db.transaction() as session:
+                fanned, made = await service.fan_out(session)
+        attempts = []
+        # A claim is a write transaction: only when something is due.
+        if todo.due or made:
+            async with self.db.transaction() as session:
+                attempts = await service.claim(session, BATCH, self.lease)
         if attempts:
             outcomes = await asyncio.gather(*(self._send(client, a) for a in attempts))
             # Every outcome of the round in one transaction: one connection, however many.

@@ -249,14 +249,21 @@ async def redeliver(session: AsyncSession, id_: uuid.UUID) -> WebhookDelivery:
 # --- the dispatcher's database work (dispatcher.py calls these, each in a transaction) ---
 
 
-async def has_work(session: AsyncSession) -> bool:
-    """Whether a dispatcher has anything to do: outbox events not yet fanned out, or a
-    delivery due. A read, so that an idle dispatcher writes nothing (a write transaction
-    would change the data version every poll and empty the response caches)."""
+@dataclass(frozen=True)
+class Work:
+    """What a dispatcher has to do: outbox events to fan out, deliveries due."""
+
+    events: bool
+    due: bool
+
+
+async def work(session: AsyncSession) -> Work:
+    """What a dispatcher has to do now. A read, so that an idle dispatcher writes nothing (a
+    write transaction would change the data version every poll and empty the response
+    caches)."""
     position = await session.get(FanoutPosition, 1)
     start = outbox.Position() if position is None else outbox.Position(position.tx, position.seq)
-    if await outbox.after(session, start, 1):
-        return True
+    events = bool(await outbox.after(session, start, 1))
     due = await session.scalar(
         select(WebhookDelivery.id)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
@@ -267,14 +274,15 @@ async def has_work(session: AsyncSession) -> bool:
         )
         .limit(1)
     )
-    return due is not None
+    return Work(events=events, due=due is not None)
 
 
-async def fan_out(session: AsyncSession, limit: int = 500) -> int:
+async def fan_out(session: AsyncSession, limit: int = 500) -> tuple[int, int]:
     """Turn up to ``limit`` new outbox events into one PENDING delivery per matching active
     subscription (one that existed when the event happened); returns how many events were
-    taken. Only one dispatcher fans out at a time (the position row is claimed, skipped by
-    the others); the events come in the change feed's order, so none is skipped."""
+    taken and how many deliveries made. Only one dispatcher fans out at a time (the position
+    row is claimed, skipped by the others); the events come in the change feed's order, so
+    none is skipped."""
     claimed = await locking.claim_rows(
         session, select(FanoutPosition).where(FanoutPosition.id == 1)
     )
@@ -286,10 +294,10 @@ async def fan_out(session: AsyncSession, limit: int = 500) -> int:
         position = FanoutPosition(id=1, tx=-1, seq=-1)
         session.add(position)
     else:
-        return 0
+        return 0, 0
     rows = await outbox.after(session, outbox.Position(position.tx, position.seq), limit)
     if not rows:
-        return 0
+        return 0, 0
     subscriptions = [
         subscription for subscription in await find_many(session) if subscription.is_active
     ]
@@ -321,7 +329,7 @@ async def fan_out(session: AsyncSession, limit: int = 500) -> int:
         )
     position.tx, position.seq = rows[-1].tx, rows[-1].seq
     await session.flush()
-    return len(rows)
+    return len(rows), len(wanted)
 
 
 @dataclass(frozen=True)
