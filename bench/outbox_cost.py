@@ -118,7 +118,6 @@ async def run_mode(
         response_cache_mb=0,
         access_log=False,
         log_level="WARNING",
-        webhook_poll_seconds=0.2,
     )
     app = create_app(settings)
     stop = asyncio.Event()

@@ -3,7 +3,10 @@ every change oldest first; a reader going on from its last cursor gets the rest;
 filter; user events need users.read; bad cursors, sizes and type lists are BAD_USER_INPUT
 naming the argument. Both engines."""
 
+import asyncio
 from typing import Any
+
+from sqlalchemy import text
 
 from offerdesk.auth.scopes import Scope
 from offerdesk.db import Database
@@ -23,6 +26,26 @@ ENROLL = """mutation ($input: EnrollUserInput!) {
   enrollUserInOfferEvent(enrollment: $input) { enrollment { id } } }"""
 
 
+async def caught_up(api: Api, db: Database) -> None:
+    """Wait until the feed hands out every stored event. On PostgreSQL an event waits until
+    every older transaction of the server has ended, other databases' too (a shared server
+    may be running one); SQLite hands them out at once."""
+    async with db.read_session() as session:
+        stored = int(await session.scalar(text("SELECT count(*) FROM outbox_events")) or 0)
+    for _ in range(1200):
+        seen, cursor = 0, None
+        while True:
+            page = await changes(api, first=100, after=cursor)
+            seen += len(page["edges"])
+            cursor = page["pageInfo"]["endCursor"]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+        if seen >= stored:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the feed never handed out all {stored} events")
+
+
 async def changes(api: Api, token: str | None = None, **variables: Any) -> dict[str, Any]:
     result = await api(CHANGES, variables, token=token)
     assert "errors" not in result, result["errors"]
@@ -30,8 +53,11 @@ async def changes(api: Api, token: str | None = None, **variables: Any) -> dict[
     return page
 
 
-async def test_a_reader_pages_every_change_and_goes_on_from_its_cursor(api: Api) -> None:
+async def test_a_reader_pages_every_change_and_goes_on_from_its_cursor(
+    api: Api, db: Database
+) -> None:
     offers = [await make_offer(api) for _ in range(3)]
+    await caught_up(api, db)
     first = await changes(api, first=2)
     assert [edge["node"]["objectId"] for edge in first["edges"]] == offers[:2]
     assert first["pageInfo"]["hasNextPage"] is True
@@ -43,6 +69,7 @@ async def test_a_reader_pages_every_change_and_goes_on_from_its_cursor(api: Api)
     empty = await changes(api, after=cursor)
     assert empty == {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
     later = await make_offer(api)
+    await caught_up(api, db)
     news = await changes(api, after=cursor)
     assert [(e["node"]["type"], e["node"]["objectId"]) for e in news["edges"]] == [
         ("OFFER_CREATED", later)
@@ -52,14 +79,15 @@ async def test_a_reader_pages_every_change_and_goes_on_from_its_cursor(api: Api)
     assert node["occurredAt"].endswith("Z")
 
 
-async def test_types_choose_the_events(api: Api) -> None:
+async def test_types_choose_the_events(api: Api, db: Database) -> None:
     await make_offer(api)
     event = await make_event(api)
+    await caught_up(api, db)
     page = await changes(api, types=["OFFER_EVENT_CREATED"])
     assert [edge["node"]["objectId"] for edge in page["edges"]] == [event]
 
 
-async def test_enrollment_events_carry_the_reference_keys(api: Api) -> None:
+async def test_enrollment_events_carry_the_reference_keys(api: Api, db: Database) -> None:
     event = await make_event(api, maxParticipants=5)
     user = (await api.data(CREATE_USER, {"input": {"name": "Ada", "email": "ada@example.com"}}))[
         "createUser"
@@ -67,6 +95,7 @@ async def test_enrollment_events_carry_the_reference_keys(api: Api) -> None:
     enrollment = (await api.data(ENROLL, {"input": {"userId": user, "offerEventId": event}}))[
         "enrollUserInOfferEvent"
     ]["enrollment"]["id"]
+    await caught_up(api, db)
     page = await changes(api, types=["OFFER_EVENT_ENROLLED"])
     [node] = [edge["node"] for edge in page["edges"]]
     data = node["data"]
@@ -92,6 +121,7 @@ async def test_enrollment_events_carry_the_reference_keys(api: Api) -> None:
 async def test_user_events_need_users_read(api: Api, db: Database) -> None:
     await api.data(CREATE_USER, {"input": {"name": "Bo", "email": "bo@example.com"}})
     offer = await make_offer(api)
+    await caught_up(api, db)
     token = await make_token(db, frozenset({Scope.EVENTS_READ}))
     page = await changes(api, token=token)
     assert [edge["node"]["objectId"] for edge in page["edges"]] == [offer]

@@ -44,9 +44,11 @@ def receiver(tmp_path: Path, plan: str = "200") -> Iterator[Receiver]:
 
 
 async def dispatch_until(
-    db: Database, settings: Any, done: Callable[[], bool], rounds: int = 400
+    db: Database, settings: Any, done: Callable[[], bool], rounds: int = 3000
 ) -> None:
-    """Run dispatcher rounds until ``done()``; fails after ``rounds`` rounds."""
+    """Run dispatcher rounds until ``done()``; fails after ``rounds`` rounds (a minute or
+    more: on PostgreSQL events wait for the server's older transactions, other databases'
+    too, docs/decisions.md)."""
     dispatcher = Dispatcher(db, settings)
     async with dispatcher.client() as client:
         for _ in range(rounds):

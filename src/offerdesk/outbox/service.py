@@ -82,6 +82,18 @@ class Position:
         return cls(event.tx, event.seq)
 
 
+def _handed_out_after(session: AsyncSession, stmt: Any, position: Position) -> Any:
+    """``stmt`` limited to the events after ``position`` that no transaction can still
+    precede (module docstring)."""
+    stmt = stmt.where(
+        tuple_(OutboxEvent.tx, OutboxEvent.seq)
+        > tuple_(literal(position.tx), literal(position.seq))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.where(OutboxEvent.tx < _HORIZON)
+    return stmt
+
+
 async def after(
     session: AsyncSession,
     position: Position,
@@ -91,16 +103,21 @@ async def after(
     """Up to ``limit`` events after ``position`` that no transaction can still precede, in
     feed order; only those of ``types`` when given. A reader that goes on from the position
     of the last row it got never misses a row (module docstring)."""
-    stmt = select(OutboxEvent).where(
-        tuple_(OutboxEvent.tx, OutboxEvent.seq)
-        > tuple_(literal(position.tx), literal(position.seq))
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.where(OutboxEvent.tx < _HORIZON)
+    stmt = _handed_out_after(session, select(OutboxEvent), position)
     if types is not None:
         stmt = stmt.where(OutboxEvent.type.in_(list(types)))
     stmt = stmt.order_by(OutboxEvent.tx, OutboxEvent.seq).limit(limit)
     return list((await session.scalars(stmt)).all())
+
+
+async def last_after(session: AsyncSession, position: Position) -> Position | None:
+    """The position of the last event ``after`` would hand out from ``position`` (with no
+    limit), or None when there is none."""
+    stmt = _handed_out_after(session, select(OutboxEvent.tx, OutboxEvent.seq), position)
+    row = (
+        await session.execute(stmt.order_by(OutboxEvent.tx.desc(), OutboxEvent.seq.desc()).limit(1))
+    ).first()
+    return None if row is None else Position(row.tx, row.seq)
 
 
 @dataclass(frozen=True)

@@ -295,12 +295,21 @@ async def fan_out(session: AsyncSession, limit: int = 500) -> tuple[int, int]:
         session.add(position)
     else:
         return 0, 0
-    rows = await outbox.after(session, outbox.Position(position.tx, position.seq), limit)
-    if not rows:
-        return 0, 0
+    start = outbox.Position(position.tx, position.seq)
     subscriptions = [
         subscription for subscription in await find_many(session) if subscription.is_active
     ]
+    if not subscriptions:
+        # Nobody to deliver to: move past every event there is, reading only where to.
+        last = await outbox.last_after(session, start)
+        if last is None:
+            return 0, 0
+        position.tx, position.seq = last.tx, last.seq
+        await session.flush()
+        return 1, 0
+    rows = await outbox.after(session, start, limit)
+    if not rows:
+        return 0, 0
     wanted = [
         (row, subscription)
         for row in rows
