@@ -125,10 +125,23 @@ async def test_user_events_need_users_read(api: Api, db: Database) -> None:
     token = await make_token(db, frozenset({Scope.EVENTS_READ}))
     page = await changes(api, token=token)
     assert [edge["node"]["objectId"] for edge in page["edges"]] == [offer]
+    # Nor is a user shown inside an enrollment event without users.read.
+    event = await make_event(api)
+    user = (await api.data(CREATE_USER, {"input": {"name": "Cy", "email": "cy@example.com"}}))[
+        "createUser"
+    ]["user"]["id"]
+    await api.data(ENROLL, {"input": {"userId": user, "offerEventId": event}})
+    await caught_up(api, db)
+    enrolled = await changes(api, token=token, types=["OFFER_EVENT_ENROLLED"])
+    [data] = [edge["node"]["data"] for edge in enrolled["edges"]]
+    assert data["user"] is None
+    assert data["userId"] == user
+    full = await changes(api, types=["OFFER_EVENT_ENROLLED"])
+    assert full["edges"][0]["node"]["data"]["user"]["name"] == "Cy"
     refused = await api(CHANGES, {"types": ["USER_CREATED"]}, token=token)
     [error] = refused["errors"]
     assert (error["extensions"]["code"], error["extensions"]["field"]) == ("FORBIDDEN", "types")
-    everything = await changes(api)
+    everything = await changes(api, first=2)
     assert [edge["node"]["type"] for edge in everything["edges"]] == [
         "USER_CREATED",
         "OFFER_CREATED",

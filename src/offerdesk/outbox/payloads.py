@@ -36,9 +36,12 @@ def timestamp(value: datetime) -> str:
     )
 
 
-async def envelopes(session: AsyncSession, rows: Sequence[OutboxEvent]) -> list[dict[str, Any]]:
+async def envelopes(
+    session: AsyncSession, rows: Sequence[OutboxEvent], *, users_visible: bool = True
+) -> list[dict[str, Any]]:
     """The envelope of each row, in order; the enrollment events' users and events are read in
-    one batch each."""
+    one batch each. ``users_visible`` False (a reader without users.read, SPEC §1: a type's
+    data needs its scope wherever it is reached): the enrollment events' ``user`` is null."""
     enrollment_rows = [row for row in rows if row.type in ENROLLMENT_EVENTS]
     user_ids = list({uuid.UUID(row.data["userId"]) for row in enrollment_rows})
     event_ids = list({uuid.UUID(row.data["offerEventId"]) for row in enrollment_rows})
@@ -52,7 +55,7 @@ async def envelopes(session: AsyncSession, rows: Sequence[OutboxEvent]) -> list[
     for row in rows:
         data = dict(row.data)
         if row.type in ENROLLMENT_EVENTS:
-            user = found_users[uuid.UUID(data["userId"])]
+            user = found_users[uuid.UUID(data["userId"])] if users_visible else None
             event = found_events[uuid.UUID(data["offerEventId"])]
             data |= {
                 "event": row.type,

@@ -51,7 +51,9 @@ class OutboxQueries:
         user_events = Scope.USERS_READ in info.context.principal.scopes
         async with info.context.read() as session:
             page = await service.feed(session, after, first, types, user_events=user_events)
-            bodies = await payloads.envelopes(session, [row for row, _ in page.items])
+            bodies = await payloads.envelopes(
+                session, [row for row, _ in page.items], users_visible=user_events
+            )
         edges = [
             Edge(
                 node=Change(
