@@ -1,5 +1,6 @@
 """The ASGI application: routes, and the database engine's start and stop."""
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from offerdesk.idempotency import Idempotency
 from offerdesk.logs import AccessLog, configure_logging
 from offerdesk.preflight import explain
 from offerdesk.ratelimit import Budget, CallerKeys, RateLimit
+from offerdesk.webhooks.dispatcher import Dispatcher
 
 log = logging.getLogger("offerdesk")
 
@@ -147,7 +149,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tune_gc()
+        # Webhook delivery runs beside the requests, never in them (webhooks/dispatcher.py).
+        stop = asyncio.Event()
+        dispatching = (
+            asyncio.create_task(Dispatcher(app.state.db, settings).run(stop))
+            if settings.webhook_dispatcher
+            else None
+        )
         yield
+        stop.set()
+        if dispatching is not None:
+            await dispatching
         await app.state.db.dispose()
         metrics.process_exited()
 

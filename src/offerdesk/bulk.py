@@ -32,23 +32,34 @@ class BulkResult:
 
     succeeded: list[uuid.UUID] = field(default_factory=list)
     failed: list[uuid.UUID] = field(default_factory=list)
+    # The succeeded ids whose state the call actually changed (archiving an archived row
+    # changes nothing): the objects the outbox writes an event for (issue 12).
+    changed: list[uuid.UUID] = field(default_factory=list)
 
 
 async def bulk_apply(
     session: AsyncSession,
     model: Any,
     ids: Sequence[uuid.UUID],
-    change: Callable[[list[uuid.UUID]], Awaitable[object]],
+    change: Callable[[list[uuid.UUID]], Awaitable[Sequence[uuid.UUID] | None]],
 ) -> BulkResult:
     """Run ``change`` on the ids of ``model`` rows that exist; report the rest as failed.
 
-    ``change`` gets the existing ids in the order given (it is not called when none exist).
+    ``change`` gets the existing ids in the order given (it is not called when none exist)
+    and returns the ids it changed, or None when it changed every one it got.
     """
     wanted = bulk_ids(ids)
     found = set((await session.scalars(select(model.id).where(model.id.in_(wanted)))).all())
+    result = split_found(wanted, found)
     if found:
-        await change([id_ for id_ in wanted if id_ in found])
-    return split_found(wanted, found)
+        changed = await change(result.succeeded)
+        result.changed = result.succeeded if changed is None else _in_order(wanted, changed)
+    return result
+
+
+def _in_order(wanted: list[uuid.UUID], ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    chosen = set(ids)
+    return [id_ for id_ in wanted if id_ in chosen]
 
 
 def split_found(ids: Iterable[uuid.UUID], found: set[uuid.UUID]) -> BulkResult:
@@ -63,11 +74,13 @@ async def set_active(
 ) -> BulkResult:
     """Archive (``is_active`` false) or restore rows by id; doing it twice is a success."""
 
-    async def change(found: list[uuid.UUID]) -> None:
-        await session.execute(
+    async def change(found: list[uuid.UUID]) -> Sequence[uuid.UUID]:
+        changed = await session.scalars(
             update(model)
             .where(model.id.in_(found), model.is_active.is_(archive))
             .values(is_active=not archive, updated_at=utcnow())
+            .returning(model.id)
         )
+        return list(changed.all())
 
     return await bulk_apply(session, model, ids, change)

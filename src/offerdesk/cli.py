@@ -4,8 +4,10 @@ import asyncio
 import errno
 import logging
 import os
+import signal
 import socket
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -23,8 +25,11 @@ from offerdesk.db import Database
 from offerdesk.errors import DomainError
 from offerdesk.logs import configure_logging
 from offerdesk.migrate import upgrade
+from offerdesk.outbox.models import EventType
 from offerdesk.preflight import check_can_create, check_migrated, explain
 from offerdesk.server import GuardedHttpToolsProtocol
+from offerdesk.webhooks import service as webhooks
+from offerdesk.webhooks.dispatcher import Dispatcher, url_policy
 
 T = TypeVar("T")
 
@@ -309,6 +314,78 @@ def token_revoke(prefix: str) -> None:
     """Revoke one token, named by the prefix `token list` shows (or the whole token)."""
     revoked = _in_transaction(lambda session: admin.revoke_token(session, prefix))
     click.echo(f"revoked token {revoked.prefix}")
+
+
+@main.group()
+def webhook() -> None:
+    """Webhook subscriptions (docs/webhooks.md)."""
+
+
+@webhook.command("create")
+@click.option("--url", required=True)
+@click.option("--events", required=True, help='Space-separated, e.g. "OFFER_EVENT_ENROLLED".')
+@click.option("--description", default=None)
+def webhook_create(url: str, events: str, description: str | None) -> None:
+    """Create a subscription and print its id and signing secret (shown only now)."""
+    names = events.replace(",", " ").split()
+    unknown = sorted(set(names) - {kind.value for kind in EventType})
+    if unknown:
+        raise click.ClickException(f"unknown event type(s): {', '.join(unknown)}")
+    changes: webhooks.SubscriptionChanges = {
+        "url": url,
+        "events": [EventType(name) for name in names],
+        "description": description,
+    }
+    policy = url_policy(get_settings())
+    created = _in_transaction(lambda session: webhooks.create(session, changes, policy))
+    click.echo(f"id: {created.id}")
+    click.echo(f"secret: {created.secret}")
+
+
+@webhook.command("list")
+def webhook_list() -> None:
+    """List the subscriptions: id, state, url, events (never secrets)."""
+    found = _in_transaction(webhooks.find_many)
+    if not found:
+        click.echo("no webhook subscriptions (create one with: offerdesk webhook create)")
+        return
+    for subscription in found:
+        state = "active" if subscription.is_active else "disabled"
+        click.echo(
+            f"{subscription.id}  {state:<8}  {subscription.url}  {' '.join(subscription.events)}"
+        )
+
+
+@webhook.command("delete")
+@click.argument("ids", nargs=-1, required=True, type=click.UUID)
+def webhook_delete(ids: tuple[uuid.UUID, ...]) -> None:
+    """Delete subscriptions (and their delivery log) by id."""
+    result = _in_transaction(lambda session: webhooks.delete_many(session, list(ids)))
+    for id_ in result.succeeded:
+        click.echo(f"deleted {id_}")
+    if result.failed:
+        raise click.ClickException(f"no such subscription: {', '.join(map(str, result.failed))}")
+
+
+@main.command()
+def worker() -> None:
+    """Deliver webhooks without serving (for deployments that run delivery apart; set
+    OFFERDESK_WEBHOOK_DISPATCHER=0 on the serve processes then). Stops on SIGINT/SIGTERM."""
+    settings = _database()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def run() -> None:
+        db = Database(settings.database_url, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await Dispatcher(db, settings).run(stop)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
 
 
 @main.command("export-schema")

@@ -118,6 +118,27 @@ class Settings(BaseSettings):
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False
+    # Events out (issue 12, docs/webhooks.md). The change feed and the delivery log keep 30
+    # days; then the dispatcher prunes them.
+    outbox_retention_days: int = Field(default=30, ge=1)
+    # Run the webhook dispatcher in every ``offerdesk serve`` process (off: only in
+    # ``offerdesk worker`` processes).
+    webhook_dispatcher: bool = True
+    # How often an idle dispatcher looks for new events and due deliveries (seconds).
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # One delivery attempt's limit (seconds), connecting and reading the answer.
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    # Attempts before a delivery is marked FAILED, and the first retry's delay (seconds;
+    # doubled each time, at most an hour, with jitter): 72 attempts take about three days.
+    webhook_max_attempts: int = Field(default=72, ge=1, le=1000)
+    webhook_retry_base_seconds: float = Field(default=5, gt=0, le=3600)
+    # Subscription URLs with http (not https); default: allowed outside production.
+    webhook_allow_http: bool | None = None
+    # Subscription URLs resolving to loopback, private, link-local or metadata addresses
+    # (SSRF); default: allowed outside production. Hosts named here are always allowed,
+    # comma- or space-separated, e.g. "hooks.internal.example, 10.0.0.7".
+    webhook_allow_private: bool | None = None
+    webhook_allowed_hosts: str = ""
     # Concurrency tests' control runs only (locking.py): every lock off, so the storms must
     # see the races the locks prevent. Refused in production.
     unsafe_disable_locks: bool = False
@@ -169,6 +190,18 @@ class Settings(BaseSettings):
     @property
     def get_queries_enabled(self) -> bool:
         return (not self.is_production) if self.get_queries is None else self.get_queries
+
+    @property
+    def webhook_http_allowed(self) -> bool:
+        return (
+            (not self.is_production) if self.webhook_allow_http is None else self.webhook_allow_http
+        )
+
+    @property
+    def webhook_private_allowed(self) -> bool:
+        if self.webhook_allow_private is None:
+            return not self.is_production
+        return self.webhook_allow_private
 
     @property
     def suggestions_enabled(self) -> bool:

@@ -21,6 +21,11 @@ What is locked, in which order, on each engine (docs/architecture.md, "Locks"):
    is put on an offer, so that counting the offer's events and adding one cannot race
    (list_limits.py); taken after the event's own row lock in an update.
 
+5. **Webhook dispatch** (``claim_rows``, webhooks/service.py): the fan-out position row
+   and due deliveries are claimed with ``FOR UPDATE SKIP LOCKED``, so any number of
+   dispatchers share the work without waiting on each other or taking the same row; in
+   transactions of their own that take no other lock.
+
 Locks of kind 2 are taken before those of kind 3 and 4 in any one transaction.
 
 On PostgreSQL every enrollment change takes lock 3 inside a server-side function (migration
@@ -40,7 +45,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _enabled = True
@@ -117,3 +122,12 @@ async def lock_row(
     if not joined:
         return await session.scalar(stmt)
     return (await session.execute(stmt)).first()
+
+
+async def claim_rows(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
+    """The rows ``stmt`` selects that no other transaction holds, locked until this one ends
+    (kind 5: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL). SQLite's writer lock (kind 1) already
+    makes the calling transaction the only one."""
+    if _enabled and _is_postgresql(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.scalars(stmt)).all())

@@ -8,5 +8,7 @@ def import_all() -> None:
     import offerdesk.events.models
     import offerdesk.idempotency
     import offerdesk.offers.models
+    import offerdesk.outbox.models
     import offerdesk.ratelimit
-    import offerdesk.users.models  # noqa: F401
+    import offerdesk.users.models
+    import offerdesk.webhooks.models  # noqa: F401

@@ -12,6 +12,9 @@ class Scope(StrEnum):
     USERS_WRITE = "users.write"
     CONTENT_READ = "content.read"
     CONTENT_WRITE = "content.write"
+    # Webhook subscriptions and their delivery log (issue 12): reading them shows where data
+    # goes, so one scope covers reads and writes.
+    WEBHOOKS_MANAGE = "webhooks.manage"
 
 
 ALL_SCOPES = frozenset(Scope)

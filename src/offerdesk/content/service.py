@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerdesk.bulk import BulkResult, set_active
 from offerdesk.content.models import ContentItem, ContentType
 from offerdesk.errors import bad_input
+from offerdesk.outbox import service as outbox
+from offerdesk.outbox.models import EventType
 from offerdesk.pagination import Page, paginate
 from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
 from offerdesk.validation import (
@@ -108,6 +110,7 @@ async def create(session: AsyncSession, changes: ContentChanges) -> ContentItem:
     await _apply(session, item, changes)
     session.add(item)
     await session.flush()
+    outbox.record(session, EventType.CONTENT_ITEM_CREATED, [item.id])
     return item
 
 
@@ -116,6 +119,7 @@ async def update(session: AsyncSession, id_: uuid.UUID, changes: ContentChanges)
     item = await get(session, id_)
     await _apply(session, item, changes)
     await session.flush()
+    outbox.record(session, EventType.CONTENT_ITEM_UPDATED, [item.id])
     return item
 
 
@@ -133,5 +137,9 @@ async def _apply(session: AsyncSession, item: ContentItem, changes: ContentChang
 
 
 async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool) -> BulkResult:
-    """Archive (or restore) content items; unknown ids are reported as failed."""
-    return await set_active(session, ContentItem, ids, archive)
+    """Archive (or restore) content items; unknown ids are reported as failed. Each item
+    changed writes CONTENT_ITEM_ARCHIVED (restored: CONTENT_ITEM_UPDATED)."""
+    result = await set_active(session, ContentItem, ids, archive)
+    kind = EventType.CONTENT_ITEM_ARCHIVED if archive else EventType.CONTENT_ITEM_UPDATED
+    outbox.record(session, kind, result.changed)
+    return result

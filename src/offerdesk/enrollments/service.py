@@ -39,6 +39,8 @@ from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 # service alone names other domains' tables (tests/test_architecture.py lists the exception).
 from offerdesk.events.models import OfferEvent
 from offerdesk.offers.models import Offer
+from offerdesk.outbox import service as outbox
+from offerdesk.outbox.models import EventType
 from offerdesk.pagination import Page, paginate
 from offerdesk.repository import find_row, ids_by_refs
 from offerdesk.users.models import User
@@ -536,6 +538,31 @@ def _record(
             send_mail=send_mail,
         )
     )
+    # The outbox row of this change (issue 12). PostgreSQL's functions write theirs with
+    # their history row (the trigger of migration 0010); this is the SQLite path.
+    outbox.record(
+        session,
+        event_type(previous, enrollment.status),
+        [enrollment.id],
+        {
+            "status": enrollment.status.value,
+            "previousStatus": None if previous is None else previous.value,
+            "cause": cause.value,
+            "userId": str(enrollment.user_id),
+            "offerEventId": str(enrollment.offer_event_id),
+        },
+    )
+
+
+def event_type(previous: EnrollmentStatus | None, status: EnrollmentStatus) -> EventType:
+    """The outbox event of a status change (issue 12): withdrawing is UNENROLLED; becoming
+    active from nothing, CANCELLED or DECLINED is ENROLLED; anything else (a promotion, a
+    decline) is ENROLLMENT_STATUS_UPDATED. Migration 0010's trigger holds the same rule."""
+    if status is EnrollmentStatus.CANCELLED:
+        return EventType.OFFER_EVENT_UNENROLLED
+    if previous is None or previous not in ACTIVE_STATUSES:
+        return EventType.OFFER_EVENT_ENROLLED
+    return EventType.OFFER_EVENT_ENROLLMENT_STATUS_UPDATED
 
 
 async def _enrollment_of(

@@ -31,6 +31,8 @@ from offerdesk.list_limits import (
     check_list_length,
 )
 from offerdesk.offers import service as offers
+from offerdesk.outbox import service as outbox
+from offerdesk.outbox.models import EventType
 from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
 from offerdesk.validation import clean_ref, clean_text, clean_title, one_key
 
@@ -114,6 +116,9 @@ async def create(
     await _apply(session, event, changes, links=[])
     session.add(event)
     await session.flush()
+    outbox.record(
+        session, EventType.OFFER_EVENT_CREATED, [event.id], {"offerId": str(event.offer_id)}
+    )
     await _replace_links(session, event, changes, current=[])
     for index, date in enumerate(dates):
         await _insert_date(session, event.id, date, f"offer_event.dates.{index}")
@@ -132,6 +137,9 @@ async def update(session: AsyncSession, id_: uuid.UUID, changes: EventChanges) -
     await _apply(session, event, changes, links=links)
     await _replace_links(session, event, changes, current=links)
     await session.flush()
+    outbox.record(
+        session, EventType.OFFER_EVENT_UPDATED, [event.id], {"offerId": str(event.offer_id)}
+    )
     if "max_participants" in changes:
         await promote_waiting_list(session, event)
     return event
@@ -279,8 +287,12 @@ async def _linked_content_ids(session: AsyncSession, event_id: uuid.UUID) -> lis
 
 
 async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool) -> BulkResult:
-    """Archive (``is_active`` false) or restore events (SPEC §3.6); unknown ids fail."""
-    return await set_active(session, OfferEvent, ids, archive)
+    """Archive (``is_active`` false) or restore events (SPEC §3.6); unknown ids fail. Each
+    event changed writes OFFER_EVENT_ARCHIVED (restored: OFFER_EVENT_UPDATED)."""
+    result = await set_active(session, OfferEvent, ids, archive)
+    kind = EventType.OFFER_EVENT_ARCHIVED if archive else EventType.OFFER_EVENT_UPDATED
+    outbox.record(session, kind, result.changed)
+    return result
 
 
 def _check_date(start: datetime, end: datetime, path: str, end_given: bool = True) -> None:
@@ -301,7 +313,12 @@ async def _insert_date(
     )
     session.add(date)
     await session.flush()
+    _record_date(session, EventType.OFFER_EVENT_DATE_CREATED, date)
     return date
+
+
+def _record_date(session: AsyncSession, kind: EventType, date: OfferEventDate) -> None:
+    outbox.record(session, kind, [date.id], {"offerEventId": str(date.offer_event_id)})
 
 
 async def create_date(session: AsyncSession, changes: DateChanges) -> OfferEventDate:
@@ -341,14 +358,24 @@ async def update_date(
             changes["location"], "offer_event_date.location", MAX_LOCATION_LENGTH
         )
     await session.flush()
+    _record_date(session, EventType.OFFER_EVENT_DATE_UPDATED, date)
     return date
 
 
 async def delete_dates(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkResult:
-    """Delete dates by id; unknown ids are reported as failed."""
+    """Delete dates by id; unknown ids are reported as failed. Each deleted date writes
+    OFFER_EVENT_DATE_DELETED."""
 
     async def change(found: list[uuid.UUID]) -> None:
-        await session.execute(delete(OfferEventDate).where(OfferEventDate.id.in_(found)))
+        deleted = await session.execute(
+            delete(OfferEventDate)
+            .where(OfferEventDate.id.in_(found))
+            .returning(OfferEventDate.id, OfferEventDate.offer_event_id)
+        )
+        for id_, event_id in deleted.all():
+            outbox.record(
+                session, EventType.OFFER_EVENT_DATE_DELETED, [id_], {"offerEventId": str(event_id)}
+            )
 
     return await bulk_apply(session, OfferEventDate, ids, change)
 

@@ -55,6 +55,8 @@ def required_scope(extensions: list[FieldExtension]) -> Scope | None:
 _EVENTS = frozenset({Scope.EVENTS_READ, Scope.EVENTS_WRITE})
 _USERS = frozenset({Scope.USERS_READ, Scope.USERS_WRITE})
 _CONTENT = frozenset({Scope.CONTENT_READ, Scope.CONTENT_WRITE})
+# Webhooks have one scope for reading and writing (SPEC §1 as extended by issue 12).
+_WEBHOOKS = frozenset({Scope.WEBHOOKS_MANAGE})
 
 # GraphQL object type -> the scopes of which a token needs one to read it (SPEC §1: events.*
 # covers offers, offer events, dates and enrollments). A list's connection and edges are its
@@ -78,6 +80,15 @@ TYPE_READERS: Mapping[str, frozenset[Scope]] = {
     "ContentItem": _CONTENT,
     "ContentItemConnection": _CONTENT,
     "ContentItemEdge": _CONTENT,
+    # The change feed needs events.read; which user events a reader sees is the feed's own
+    # rule (users.read), in outbox/service.py.
+    "Change": _EVENTS,
+    "ChangeConnection": _EVENTS,
+    "ChangeEdge": _EVENTS,
+    "WebhookSubscription": _WEBHOOKS,
+    "WebhookDelivery": _WEBHOOKS,
+    "WebhookDeliveryConnection": _WEBHOOKS,
+    "WebhookDeliveryEdge": _WEBHOOKS,
 }
 
 # Where a guarded field keeps its readers, for compiled reads (compiler/plan.py).

@@ -33,15 +33,33 @@ from offerdesk.graphql.scalars import SCALARS
 from offerdesk.metrics import RequestMetrics
 from offerdesk.offers.graphql_map import MAPS as OFFER_MAPS
 from offerdesk.offers.schema import OfferMutations, OfferQueries
+from offerdesk.outbox.schema import OutboxQueries
 from offerdesk.users.graphql_map import MAPS as USER_MAPS
 from offerdesk.users.schema import UserMutations, UserQueries
+from offerdesk.webhooks.schema import WebhookMutations, WebhookQueries
 
 Query = merge_types(
-    "Query", (OfferQueries, EventQueries, EnrollmentQueries, ContentQueries, UserQueries)
+    "Query",
+    (
+        OfferQueries,
+        EventQueries,
+        EnrollmentQueries,
+        ContentQueries,
+        UserQueries,
+        OutboxQueries,
+        WebhookQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (OfferMutations, EventMutations, EnrollmentMutations, ContentMutations, UserMutations),
+    (
+        OfferMutations,
+        EventMutations,
+        EnrollmentMutations,
+        ContentMutations,
+        UserMutations,
+        WebhookMutations,
+    ),
 )
 
 # How each domain's types are read by compiled reads (<domain>/graphql_map.py).

@@ -15,6 +15,8 @@ from offerdesk.bulk import BulkResult, bulk_apply
 from offerdesk.db import utcnow
 from offerdesk.errors import not_found
 from offerdesk.offers.models import Offer
+from offerdesk.outbox import service as outbox
+from offerdesk.outbox.models import EventType
 from offerdesk.pagination import Page, paginate
 from offerdesk.repository import ensure_unique_ref, find_row, get_row, rows_by_ids
 from offerdesk.validation import (
@@ -117,6 +119,7 @@ async def create(session: AsyncSession, changes: OfferChanges) -> Offer:
     await _apply(session, offer, changes)
     session.add(offer)
     await session.flush()
+    outbox.record(session, EventType.OFFER_CREATED, [offer.id])
     return offer
 
 
@@ -125,6 +128,7 @@ async def update(session: AsyncSession, id_: uuid.UUID, changes: OfferChanges) -
     offer = await get(session, id_)
     await _apply(session, offer, changes)
     await session.flush()
+    outbox.record(session, EventType.OFFER_UPDATED, [offer.id])
     return offer
 
 
@@ -143,9 +147,10 @@ async def _apply(session: AsyncSession, offer: Offer, changes: OfferChanges) -> 
 
 async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool) -> BulkResult:
     """Archive (or restore) offers (SPEC §3.6); archiving an archived offer keeps its first
-    ``archived_at``; unknown ids are reported as failed."""
+    ``archived_at``; unknown ids are reported as failed. Each offer changed writes
+    OFFER_ARCHIVED (restored: OFFER_UPDATED)."""
 
-    async def change(found: list[uuid.UUID]) -> None:
+    async def change(found: list[uuid.UUID]) -> Sequence[uuid.UUID]:
         stmt = sa.update(Offer).where(Offer.id.in_(found))
         if archive:
             stmt = stmt.where(Offer.archived_at.is_(None)).values(
@@ -155,6 +160,10 @@ async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool
             stmt = stmt.where(Offer.archived_at.is_not(None)).values(
                 archived_at=None, updated_at=utcnow()
             )
-        await session.execute(stmt)
+        return list((await session.scalars(stmt.returning(Offer.id))).all())
 
-    return await bulk_apply(session, Offer, ids, change)
+    result = await bulk_apply(session, Offer, ids, change)
+    outbox.record(
+        session, EventType.OFFER_ARCHIVED if archive else EventType.OFFER_UPDATED, result.changed
+    )
+    return result

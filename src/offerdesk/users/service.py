@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from offerdesk.bulk import BulkResult, set_active
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 from offerdesk.locking import lock_value
+from offerdesk.outbox import service as outbox
+from offerdesk.outbox.models import EventType
 from offerdesk.pagination import Page, paginate
 from offerdesk.repository import ensure_unique_ref, find_row, rows_by_ids
 from offerdesk.users.models import User
@@ -163,6 +165,7 @@ async def create(session: AsyncSession, changes: UserChanges) -> User:
     await _apply(session, user, changes)
     session.add(user)
     await session.flush()
+    outbox.record(session, EventType.USER_CREATED, [user.id])
     return user
 
 
@@ -177,6 +180,7 @@ async def update(
     user = await get(session, id_=id_, ref=ref)
     await _apply(session, user, changes)
     await session.flush()
+    outbox.record(session, EventType.USER_UPDATED, [user.id])
     return user
 
 
@@ -202,6 +206,7 @@ async def update_or_create(
     if user is not None:
         await _apply(session, user, changes)
         await session.flush()
+        outbox.record(session, EventType.USER_UPDATED, [user.id])
         return user, False
     defaults: UserChanges = {}
     if ref is not None:
@@ -234,5 +239,10 @@ async def _apply(session: AsyncSession, user: User, changes: UserChanges) -> Non
 
 
 async def archive(session: AsyncSession, ids: Sequence[uuid.UUID], archive: bool) -> BulkResult:
-    """Archive (or restore) users; their enrollments and history stay (SPEC §2.4)."""
-    return await set_active(session, User, ids, archive)
+    """Archive (or restore) users; their enrollments and history stay (SPEC §2.4). Each user
+    changed writes USER_ARCHIVED (restored: USER_UPDATED)."""
+    result = await set_active(session, User, ids, archive)
+    outbox.record(
+        session, EventType.USER_ARCHIVED if archive else EventType.USER_UPDATED, result.changed
+    )
+    return result
