@@ -80,14 +80,14 @@ class Dispatcher:
         )
 
     async def step(self, client: httpx.AsyncClient) -> bool:
-        """One round; True when it found work (the next round starts at once)."""
+        """One round; True when it made or sent deliveries (the next round starts at once)."""
         await self._prune_now_and_then()
         async with self.db.read_session() as session:
             todo = await service.work(session)
-        fanned = made = 0
+        made = 0
         if todo.events:
             async with self.db.transaction() as session:
-                fanned, made = await service.fan_out(session)
+                _taken, made = await service.fan_out(session)
         attempts = []
         # A claim is a write transaction: only when something is due.
         if todo.due or made:
@@ -114,7 +114,10 @@ class Dispatcher:
                         outcome.status_code or outcome.error,
                         status.value,
                     )
-        return bool(fanned or attempts)
+        # Events taken that made no delivery (no subscription wants them) are no reason to
+        # come straight back: during a storm that would be a write transaction per round,
+        # beside the requests, for nobody (+22% CPU per enrollment on SQLite, measured).
+        return bool(made or attempts)
 
     async def _send(self, client: httpx.AsyncClient, attempt: Attempt) -> Outcome:
         started = time.monotonic()
