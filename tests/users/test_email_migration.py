@@ -33,6 +33,7 @@ from ..test_migrations import current_revisions, differences, head, scratch_url
 __all__ = ["scratch_url"]  # a fixture: imported for pytest to find it here
 
 BEFORE = "0007"
+REVISION = "0008"
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -178,7 +179,8 @@ async def test_downgrade_drops_the_column_and_restores_the_lower_index(
 
 
 async def test_downgrade_refuses_addresses_the_old_index_finds_equal(scratch: Database) -> None:
-    await migrate(scratch)
+    # At this migration: a later one's downgrade would succeed before this one refuses.
+    await migrate(scratch, REVISION)
     # Only a hand-written row can hold such a pair: their canonical forms differ.
     first = await add_user(scratch, "Ada@example.org", email_canonical="ada-1")
     second = await add_user(scratch, "ada@example.org", email_canonical="ada-2")
@@ -189,6 +191,6 @@ async def test_downgrade_refuses_addresses_the_old_index_finds_equal(scratch: Da
     message = str(refused.value)
     assert f"user {first} <Ada@example.org>" in message
     assert f"user {second} <ada@example.org>" in message
-    assert await current_revisions(scratch.url) == [head(scratch.url)]
+    assert await current_revisions(scratch.url) == [REVISION]
     async with scratch.read_session() as session:
         assert await session.scalar(text("SELECT count(*) FROM users")) == 2
