@@ -153,6 +153,7 @@ PROBES: list[tuple[Scope, str, str]] = [
         'mutation { createContentItem(contentItem: {type: VIDEO, title: "Scoped"}) '
         "{ contentItem { id } } }",
     ),
+    (Scope.WEBHOOKS_MANAGE, "webhookSubscriptions", "query { webhookSubscriptions { id } }"),
 ]
 WRITTEN_BY = {
     "offers": Scope.EVENTS_WRITE,
