@@ -175,6 +175,7 @@ mutation($eventId: UUID!, $userIds: [UUID!]) {
 }"""
 BULK_USERS = 60
 BULK_CALLS = 10
+CONTROL_ROUNDS = 5
 
 
 def bulk_body(users: list[str], event: str) -> dict[str, Any]:
@@ -207,17 +208,30 @@ async def test_control_with_the_locks_off_the_same_storm_sees_the_race(
     """The harness can see the race the locks prevent: the real service with locking.py's
     locks switched off (and the PostgreSQL functions told so) answers the bulk storm above
     with errors (the UNIQUE constraint, or SQLite refusing an overlapping writer) or with
-    answers that disagree, where with the locks on every call agrees."""
-    event = await make_event(db, capacity=40, waiting_list=True)
-    users = await make_users(db, BULK_USERS)
+    answers that disagree, where with the locks on every call agrees.
+
+    A race is a matter of timing, so the storm is repeated on fresh events (up to
+    ``CONTROL_ROUNDS``) until one shows it: a single round on PostgreSQL, whose functions hold
+    their window open for one statement only, was seen to agree by chance once in CI."""
     token = await make_token(db)
     unsafe = {"OFFERDESK_UNSAFE_DISABLE_LOCKS": "1"}
+    rounds_agreeing = 0
     with servers(database_url, process_count(db), unsafe) as urls:
-        answers, _ = await storm(urls, token, [bulk_body(users, event)] * BULK_CALLS)
-    failed = [a for a in answers if "errors" in a]
-    seen = {
-        tuple(sorted((e["userId"], e["id"]) for e in a["data"]["createOfferEventEnrollments"]))
-        for a in answers
-        if a not in failed
-    }
-    assert failed or len(seen) > 1, "10 racing bulk calls all agreed: no race seen"
+        for _ in range(CONTROL_ROUNDS):
+            event = await make_event(db, capacity=40, waiting_list=True)
+            users = await make_users(db, BULK_USERS)
+            answers, _ = await storm(urls, token, [bulk_body(users, event)] * BULK_CALLS)
+            failed = [a for a in answers if "errors" in a]
+            seen = {
+                tuple(
+                    sorted((e["userId"], e["id"]) for e in a["data"]["createOfferEventEnrollments"])
+                )
+                for a in answers
+                if a not in failed
+            }
+            if failed or len(seen) > 1:
+                break
+            rounds_agreeing += 1
+    assert rounds_agreeing < CONTROL_ROUNDS, (
+        f"{CONTROL_ROUNDS} storms of {BULK_CALLS} racing bulk calls all agreed: no race seen"
+    )
