@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pytest
 from httpx import ASGITransport, AsyncClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -39,6 +40,7 @@ from offerdesk.db import Database
 from offerdesk.enrollments.models import Enrollment, EnrollmentStatusChange
 from offerdesk.events import service as events_service
 from offerdesk.events.models import OfferEvent
+from offerdesk.graphql.direct import ANSWERED
 from offerdesk.offers import service as offers_service
 from offerdesk.users import service as users_service
 from offerdesk.users.models import User
@@ -188,9 +190,9 @@ class EventModel:
 class Harness:
     """One event loop, app and HTTP client for all examples of one test on one engine."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, compiled_writes: bool) -> None:
         self.loop = asyncio.new_event_loop()
-        self.app = create_app(Settings(database_url=database_url))
+        self.app = create_app(Settings(database_url=database_url, compiled_writes=compiled_writes))
         self.db: Database = self.app.state.db
         self.client = AsyncClient(transport=ASGITransport(app=self.app), base_url="http://test")
         self.api = Api(self.client, self.run(make_token(self.db)))
@@ -211,8 +213,8 @@ class Harness:
 
 
 @contextmanager
-def harness_for(database_url: str) -> Iterator[Harness]:
-    harness = Harness(database_url)
+def harness_for(database_url: str, compiled_writes: bool = True) -> Iterator[Harness]:
+    harness = Harness(database_url, compiled_writes)
     try:
         yield harness
     finally:
@@ -550,10 +552,19 @@ class EnrollmentMachine(RuleBasedStateMachine):
         )
 
 
-def test_enrollment_rules_hold_for_any_sequence_of_operations(database_url: str) -> None:
-    with harness_for(database_url) as harness:
+@pytest.mark.parametrize("compiled_writes", [True, False], ids=["writes-on", "writes-off"])
+def test_enrollment_rules_hold_for_any_sequence_of_operations(
+    database_url: str, compiled_writes: bool
+) -> None:
+    """Both ways an enroll is carried out: with ``compiled_writes`` on, PostgreSQL runs every
+    enroll after the first through graphql/direct.py (checked below); off, and on SQLite,
+    the executor runs them all."""
+    direct_before = ANSWERED["write"]
+    with harness_for(database_url, compiled_writes) as harness:
         machine = type("BoundEnrollmentMachine", (EnrollmentMachine,), {"harness": harness})
         run_state_machine_as_test(machine, settings=MACHINE_SETTINGS)
+        went_direct = compiled_writes and harness.db.dialect == "postgresql"
+    assert (ANSWERED["write"] > direct_before) is went_direct
 
 
 async def test_bulk_enrollment_errors_name_the_bulk_calls_own_arguments(

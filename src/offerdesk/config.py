@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     # Query operations answered by one compiled SQL statement (graphql/compiler/); 0 sends
     # every operation through the executor, the reference (docs/decisions.md).
     compiled_reads: bool = True
+    # Known enrollUserInOfferEvent documents carried out without the executor on PostgreSQL:
+    # the token check, the enrollment function and the compiled payload (graphql/direct.py);
+    # 0 sends every mutation through the executor, the reference (docs/decisions.md).
+    compiled_writes: bool = True
     # Benchmarks only (bench/): serve /_bench/floor, a precomputed answer that measures what
     # this process's HTTP stack costs without GraphQL or the database. Never on in production.
     bench_floor: bool = False

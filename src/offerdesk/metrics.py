@@ -25,7 +25,7 @@ Metrics:
 import hmac
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -162,13 +162,20 @@ def _after_flush(session: Session, _context: Any) -> None:
     )
 
 
+def count_enrollment_changes(causes: Iterable[str]) -> None:
+    """Count committed enrollment status changes by ``causes`` (ChangeCause values, any case)
+    in ``offerdesk_enrollments_total``: by the sessions' commits, and by graphql/direct.py's
+    enrollments, which commit outside a session."""
+    for cause in causes:
+        ENROLLMENTS.labels(cause.lower()).inc()
+
+
 def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         # A released SAVEPOINT: its changes are counted when the transaction around it
         # commits (the event fires for both).
         return
-    for cause in _pending(session):
-        ENROLLMENTS.labels(cause).inc()
+    count_enrollment_changes(_pending(session))
     _pending(session).clear()
     session.info.pop(MARKS_KEY, None)
 

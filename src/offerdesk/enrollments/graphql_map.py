@@ -2,10 +2,12 @@
 (graphql/compiler/): one declaration per field, the rules (waiting-list position, history
 order, a user's enrollments in creation order) taken from the service."""
 
+from collections.abc import Mapping
 from typing import Any
 
+from offerdesk import metrics
 from offerdesk.enrollments import service
-from offerdesk.enrollments.models import Enrollment, EnrollmentStatusChange
+from offerdesk.enrollments.models import Enrollment, EnrollmentStatus, EnrollmentStatusChange
 from offerdesk.graphql.compiler.declarations import (
     Args,
     Fallback,
@@ -13,7 +15,9 @@ from offerdesk.graphql.compiler.declarations import (
     Rows,
     TypeMap,
     Value,
+    Write,
     column,
+    result_id,
 )
 
 
@@ -50,6 +54,27 @@ def _of_user(_: None, enrollment: Any, args: Args) -> Rows:
     )
 
 
+def _result(_: None, enrollment: Any, __: Args) -> Rows:
+    return Rows(where=[enrollment.id == result_id()])
+
+
+def _enroll_values(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    # graphql-core's coercion of EnrollUserInput (schema.py): a dict by the GraphQL names, the
+    # enum by its name. The differential tests hold this to the resolver's request.
+    enrollment = arguments["enrollment"]
+    status = enrollment.get("status")
+    request = service.EnrollRequest(
+        user_id=enrollment["userId"],
+        offer_event_id=enrollment["offerEventId"],
+        status=EnrollmentStatus(status) if status is not None else None,
+    )
+    return service.enroll_call_values(request)
+
+
+def _count_changes(row: Mapping[str, Any]) -> None:
+    metrics.count_enrollment_changes(row["causes"] or ())
+
+
 MAPS = [
     TypeMap(
         "Enrollment",
@@ -84,6 +109,24 @@ MAPS = [
         {
             "enrollment": Link("Enrollment", _one, many=False),
             "enrollments": Link("Enrollment", _of_user, many=True),
+        },
+    ),
+    # enrollUserInOfferEvent without the executor (graphql/direct.py): the function call the
+    # service makes, then the payload's enrollment read by its id.
+    TypeMap("EnrollUserPayload", None, {"enrollment": Link("Enrollment", _result, many=False)}),
+    TypeMap(
+        "Mutation",
+        None,
+        {
+            "enrollUserInOfferEvent": Write(
+                payload="EnrollUserPayload",
+                statement=service.ENROLL_CALL,
+                values=_enroll_values,
+                result=service.enrolled_id,
+                committed=_count_changes,
+                # The function of migration 0007; SQLite's enrollments run in Python.
+                dialects=frozenset({"postgresql"}),
+            ),
         },
     ),
 ]

@@ -12,7 +12,7 @@ and a non-empty waiting list never exist together.
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -93,29 +93,50 @@ async def enroll(session: AsyncSession, request: EnrollRequest) -> Enrollment:
     ``enrollment.offer_event_id``), EVENT_INACTIVE, REGISTRATION_CLOSED, USER_INACTIVE,
     EVENT_FULL.
     """
+    _check_wanted(request)
+    paths = ("enrollment.user_id", "enrollment.offer_event_id")
+    if not _in_one_statement(session):
+        return await _enroll(session, request, *paths)
+    row = (await session.execute(ENROLL_CALL, enroll_call_values(request))).one()
+    enrollment = _enrollment_of_result(row, *paths)
+    _note_changes(session, row.causes)
+    return enrollment
+
+
+def _check_wanted(request: EnrollRequest) -> None:
     if request.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.DECLINED):
         raise bad_input(
             "enrollment.status", "status may only be ENROLLED or WAITLISTED when enrolling"
         )
-    paths = ("enrollment.user_id", "enrollment.offer_event_id")
-    if not _in_one_statement(session):
-        return await _enroll(session, request, *paths)
-    row = (
-        await session.execute(
-            text("SELECT * FROM offerdesk_enroll(:event, :user, :wanted, :mail, :now, :lock)"),
-            {
-                "event": request.offer_event_id,
-                "user": request.user_id,
-                "wanted": request.status,
-                "mail": request.send_mail,
-                "now": utcnow(),
-                "lock": locking.enabled(),
-            },
-        )
-    ).one()
-    enrollment = _enrollment_of_result(row, *paths)
-    _note_changes(session, row.causes)
-    return enrollment
+
+
+# PostgreSQL's enrollment in one function call (migration 0007): one row of
+# offerdesk_enrollment_result (outcome, the enrollment's columns, the causes of the status
+# changes it made, and what a refusal's message needs).
+ENROLL_CALL = text("SELECT * FROM offerdesk_enroll(:event, :user, :wanted, :mail, :now, :lock)")
+# The outcomes of ENROLL_CALL that leave the user enrolled or waiting (the others refuse).
+ENROLLED_OUTCOMES = frozenset({"OK", "EXISTING"})
+
+
+def enroll_call_values(request: EnrollRequest) -> dict[str, Any]:
+    """The parameters of ``ENROLL_CALL`` for ``request``: the same call for the executor's
+    path (``enroll``) and the direct one (graphql/direct.py, enrollments/graphql_map.py).
+    Raises BAD_USER_INPUT (``enrollment.status``) for a status one cannot enroll with."""
+    _check_wanted(request)
+    return {
+        "event": request.offer_event_id,
+        "user": request.user_id,
+        "wanted": request.status,
+        "mail": request.send_mail,
+        "now": utcnow(),
+        "lock": locking.enabled(),
+    }
+
+
+def enrolled_id(row: Mapping[str, Any]) -> uuid.UUID | None:
+    """The enrollment's id in an ``ENROLL_CALL`` row (as a mapping) that left the user
+    enrolled or waiting; None when the call refused (``enroll`` raises that refusal)."""
+    return row["id"] if row["outcome"] in ENROLLED_OUTCOMES else None
 
 
 async def _enroll(
@@ -247,7 +268,7 @@ def _in_one_statement(session: AsyncSession) -> bool:
 
 def _enrollment_of_result(row: Any, user_path: str, event_path: str) -> Enrollment:
     """The enrollment a function call returned, or its refusal raised."""
-    if row.outcome not in ("OK", "EXISTING"):
+    if row.outcome not in ENROLLED_OUTCOMES:
         raise _refusal(
             row.outcome, user_path, event_path, row.closing_date, row.max_participants, row.detail
         )

@@ -21,28 +21,41 @@ document not seen compiled yet; a database error.
 The response cache (graphql/cache.py) rides in the same statement: it reads the data version
 beside the token and computes the answer only when the stored one is not current, so a hit and
 a miss both cost one round trip (docs/decisions.md).
+
+Mutations whose one root field has a ``Write`` declaration (``enrollUserInOfferEvent`` on
+PostgreSQL, issue 11) are known once the executor has answered them without errors, and are
+then carried out here in three statements on one connection, each its own transaction: the
+token check; the change (the same function call the service makes, so the event is locked for
+that one round trip); the payload, compiled like a read, by the id the change reports. A
+refused change wrote nothing, and the full path answers it (the executor's errors); so does
+a change whose connection failed, which the declaration guarantees may run again.
 """
 
 import weakref
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from graphql import GraphQLSchema
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from sqlalchemy import Text, and_, bindparam, case, null, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from offerdesk.auth.service import Principal, hash_secret, principal_from_row, token_lookup
 from offerdesk.db import Database, utcnow
 from offerdesk.errors import DomainError
 from offerdesk.graphql.cache import CacheKey, ResponseCache
-from offerdesk.graphql.compiler.declarations import Fallback
-from offerdesk.graphql.compiler.plan import Plan, Plans, Unsupported
+from offerdesk.graphql.compiler.declarations import RESULT_ID, Fallback
+from offerdesk.graphql.compiler.plan import Plan, PlannedWrite, Plans, Unsupported
 from offerdesk.graphql.cost import operation_cost
 from offerdesk.graphql.documents import DocumentCache
 from offerdesk.graphql.inputs import check_strings, check_variables
+
+# Requests of this process answered here, by kind ("read", "write"): what the tests check to
+# know this path ran.
+ANSWERED: Counter[str] = Counter()
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class DirectAnswer:
     data: bytes
     principal: Principal
     operation_name: str | None
+    # A mutation's change committed (the answer's data is its payload).
+    wrote: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,9 @@ class DirectReads:
         self.max_cost = max_cost
         # Per plan, while the plan is cached (Plans evicts least recently used ones).
         self._prepared: weakref.WeakKeyDictionary[Plan, _Prepared] = weakref.WeakKeyDictionary()
+        self._payloads: weakref.WeakKeyDictionary[Plan, _Prepared] = weakref.WeakKeyDictionary()
+        # Per engine: the token check alone and each Write's statement.
+        self._statements: dict[tuple[str, Any], _Prepared] = {}
 
     async def answer(
         self,
@@ -93,10 +111,14 @@ class DirectReads:
         variables: dict[str, Any],
         operation_name: str | None,
         token: str,
+        reads: bool = True,
+        writes: bool = False,
     ) -> DirectAnswer | None:
         """The answer to a request whose body asked for ``query`` with ``variables`` and
         ``operation_name`` (as sent) with bearer ``token``; None when the full path must
-        answer (see the module). Cancellation (the request's time budget) propagates.
+        answer (see the module). ``reads``/``writes``: whether a query / a mutation may be
+        answered here (a mutation only over POST, without an Idempotency-Key). Cancellation
+        (the request's time budget) propagates.
 
         With a response ``cache``, the statement also reads the data version and computes the
         answer only when it differs from the stored answer's: a hit costs the same one
@@ -124,12 +146,15 @@ class DirectReads:
         plan = self.plans.get(
             self.schema, db.dialect, query, known.document, known.operation, coerced
         )
-        if isinstance(plan, Unsupported):
+        if isinstance(plan, Unsupported) or not (writes if plan.write else reads):
             return None
         try:
             parameters = plan.parameters(coerced)
         except Fallback:
             return None
+        name = operation_name or known.name
+        if plan.write is not None:
+            return await self._write(db, plan, plan.write, coerced, parameters, token, name)
         # A compiled answer depends on the caller only through the scopes the plan needs, which
         # the caller is checked to hold: those, not the caller's, are in the key.
         # No doorkeeper (ResponseCache.admit): the version is read in the same statement
@@ -156,60 +181,149 @@ class DirectReads:
             encoded = str(data).encode()
             if cache is not None and key:
                 cache.put_encoded(key, version, encoded)
-        return DirectAnswer(encoded, principal, operation_name or known.name)
+        ANSWERED["read"] += 1
+        return DirectAnswer(encoded, principal, name)
+
+    async def _write(
+        self,
+        db: Database,
+        plan: Plan,
+        planned: PlannedWrite,
+        coerced: VariableValues,
+        parameters: dict[str, Any],
+        token: str,
+        operation_name: str | None,
+    ) -> DirectAnswer | None:
+        """A known mutation carried out in three statements (see the module), or None."""
+        write = planned.write
+        try:
+            values = write.values(planned.arguments(coerced))
+        except (Fallback, DomainError):
+            return None
+        check = self._statement(db, ("token", None), _TOKEN_CHECK)
+        change = self._statement(db, ("write", write), write.statement)
+        payload = self._payloads.get(plan)
+        if payload is None:
+            payload = self._payloads[plan] = _compile(select(plan.data), db)
+        async with db.engine.connect() as connection:
+            driver = await _autocommitting(connection)
+            if driver is None:
+                return None
+            try:
+                credentials = {"token_hash": hash_secret(token), "now": utcnow()}
+                principal = principal_from_row(await _run(driver, db.dialect, check, credentials))
+                if principal is None or plan.missing_scopes(
+                    frozenset(scope.value for scope in principal.scopes)
+                ):
+                    return None
+                row = await _record(driver, change, values)
+                result = write.result(row) if row is not None else None
+                if row is None or result is None:
+                    return None
+                write.committed(row)
+                data = await _run(driver, db.dialect, payload, {**parameters, RESULT_ID: result})
+            except Exception:
+                # As for reads; the change may run again (``Write``'s contract).
+                await connection.invalidate()
+                return None
+        if data is None:
+            return None
+        ANSWERED["write"] += 1
+        return DirectAnswer(str(data[0]).encode(), principal, operation_name, wrote=True)
+
+    def _statement(self, db: Database, key: tuple[str, Any], statement: Any) -> _Prepared:
+        prepared = self._statements.get((db.dialect, key))
+        if prepared is None:
+            prepared = self._statements[(db.dialect, key)] = _compile(statement, db)
+        return prepared
 
     def _prepare(self, plan: Plan, db: Database) -> _Prepared:
         prepared = self._prepared.get(plan)
         if prepared is None:
-            dialect = db.engine.dialect
-            token = (
-                token_lookup(bindparam("token_hash"), bindparam("now"))
-                .add_columns(db.data_version_sql().label("version"))
-                .subquery("token")
+            token = _TOKEN_CHECK.add_columns(db.data_version_sql().label("version")).subquery(
+                "token"
             )
             stale = token.c.version.is_distinct_from(bindparam("cached_version", type_=Text))
             statement = select(
                 *token.c, case((and_(token.c.valid, stale), plan.data), else_=null()).label("data")
             ).select_from(token)
-            compiled = statement.compile(dialect=dialect)
-            names = tuple(compiled.positiontup or ())
-            processors = {}
-            # A parameter takes the type of what it is compared with: the typed copies are
-            # among the compiler's bind_names, under the same name.
-            for bind, name in compiled.bind_names.items():
-                processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                if processor is not None:
-                    processors[name] = processor
-            # Values the statement fixed itself (a LIMIT of 1, …).
-            defaults = {
-                name: bind.value for name, bind in compiled.binds.items() if not bind.required
-            }
-            prepared = _Prepared(str(compiled), names, processors, defaults)
-            self._prepared[plan] = prepared
+            prepared = self._prepared[plan] = _compile(statement, db)
         return prepared
 
     async def _fetch(
         self, engine: AsyncEngine, prepared: _Prepared, parameters: dict[str, Any]
     ) -> tuple[Any, ...] | None:
-        values = {**prepared.defaults, **parameters}
-        arguments = [
-            prepared.processors[name](values[name]) if name in prepared.processors else values[name]
-            for name in prepared.names
-        ]
         async with engine.connect() as connection:
             # The driver's own connection: SQLAlchemy's execution (cache key of a statement
             # this size, result processing) cost more than the rest of the request.
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             try:
-                if engine.dialect.name == "postgresql":
-                    record = await driver.fetchrow(prepared.sql, *arguments)
-                    return tuple(record) if record is not None else None
-                rows = await driver.execute_fetchall(prepared.sql, arguments)
-                return tuple(rows[0]) if rows else None
+                return await _run(driver, engine.dialect.name, prepared, parameters)
             except Exception:
                 # The full path runs the request again and answers as it does (a masked
                 # error, or 503 when the database is unavailable); a connection that failed
                 # here is not given back to the pool.
                 await connection.invalidate()
                 return None
+
+
+# The bearer token's check (auth/service.token_lookup) with its values as bound parameters.
+_TOKEN_CHECK = token_lookup(bindparam("token_hash"), bindparam("now"))
+
+
+def _compile(statement: Any, db: Database) -> _Prepared:
+    """``statement`` as the driver of ``db`` takes it (compiled once by the callers)."""
+    dialect = db.engine.dialect
+    compiled = statement.compile(dialect=dialect)
+    names = tuple(compiled.positiontup or ())
+    processors = {}
+    # A parameter takes the type of what it is compared with: the typed copies are among the
+    # compiler's bind_names, under the same name.
+    for bind, name in compiled.bind_names.items():
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors[name] = processor
+    # Values the statement fixed itself (a LIMIT of 1, …).
+    defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+    return _Prepared(str(compiled), names, processors, defaults)
+
+
+async def _autocommitting(connection: AsyncConnection) -> Any:
+    """The driver's connection under ``connection`` when each statement sent on it commits on
+    its own (no transaction open on it), else None."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if connection.dialect.name != "postgresql" or driver.is_in_transaction():
+        return None
+    return driver
+
+
+def _arguments(prepared: _Prepared, parameters: Mapping[str, Any]) -> list[Any]:
+    values = {**prepared.defaults, **parameters}
+    return [
+        prepared.processors[name](values[name]) if name in prepared.processors else values[name]
+        for name in prepared.names
+    ]
+
+
+async def _run(
+    driver: Any, dialect: str, prepared: _Prepared, parameters: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row of ``prepared`` run with ``parameters`` on the ``driver`` connection
+    (asyncpg or aiosqlite, by ``dialect``), or None when there is none."""
+    arguments = _arguments(prepared, parameters)
+    if dialect == "postgresql":
+        record = await driver.fetchrow(prepared.sql, *arguments)
+        return tuple(record) if record is not None else None
+    rows = await driver.execute_fetchall(prepared.sql, arguments)
+    return tuple(rows[0]) if rows else None
+
+
+async def _record(
+    driver: Any, prepared: _Prepared, parameters: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The first row of ``prepared`` run with ``parameters`` on an asyncpg ``driver``
+    connection, by column name (``SELECT *`` of a function), or None when there is none."""
+    record = await driver.fetchrow(prepared.sql, *_arguments(prepared, parameters))
+    return dict(record.items()) if record is not None else None

@@ -18,6 +18,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from offerdesk import idempotency
 from offerdesk.auth.service import Principal, principal_for_token
 from offerdesk.config import Settings
 from offerdesk.db import Database
@@ -209,17 +210,16 @@ async def authenticate(request: Request, context: Context) -> Principal:
 
 
 async def _direct(request: Request, context: Context, raw: bytes) -> DirectAnswer | None:
-    """A known compiled query answered in one statement with its token check
-    (graphql/direct.py), or None: the request then takes the full path, where anything wrong
-    with it (the token first) is answered as always."""
+    """A known compiled query answered in one statement with its token check, or a known
+    mutation carried out without the executor (graphql/direct.py); or None: the request then
+    takes the full path, where anything wrong with it (the token first) is answered as always.
+    """
     settings = context.settings
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if (
-        not settings.compiled_reads
-        or scheme.lower() != "bearer"
-        or not token.strip()
-        or (request.method == "GET" and not settings.get_queries_enabled)
-    ):
+    reads = settings.compiled_reads and (request.method == "POST" or settings.get_queries_enabled)
+    # A keyed request's change commits with its stored answer (idempotency.py): the full path.
+    writes = settings.compiled_writes and request.method == "POST" and idempotency.current() is None
+    if not (reads or writes) or scheme.lower() != "bearer" or not token.strip():
         return None
     try:
         query, variables, operation_name = _check_params(_params(request, raw))
@@ -227,7 +227,14 @@ async def _direct(request: Request, context: Context, raw: bytes) -> DirectAnswe
         return None
     schema: OfferdeskSchema = request.app.state.schema
     return await schema.direct.answer(
-        context.db, context.response_cache, query, variables or {}, operation_name, token.strip()
+        context.db,
+        context.response_cache,
+        query,
+        variables or {},
+        operation_name,
+        token.strip(),
+        reads=reads,
+        writes=writes,
     )
 
 
@@ -269,6 +276,7 @@ async def graphql_endpoint(request: Request) -> Response:
             direct = await _direct(request, context, raw)
             if direct is not None:
                 context.principal = direct.principal
+                context.committed = context.wrote = direct.wrote
                 note_operation(direct.operation_name)
                 encoded = b'{"data":' + direct.data + b"}"
                 headers = {"X-Request-Id": request_id}

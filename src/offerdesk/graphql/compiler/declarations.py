@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import BindParameter, ColumnElement, bindparam
 
 
 class Fallback(Exception):
@@ -101,17 +101,58 @@ class Connection:
     where: Callable[[Any, Any, Args], Sequence[ColumnElement[bool]]]
 
 
-Declaration = Value | Link | First | Connection
+@dataclass(frozen=True)
+class Write:
+    """A mutation root field that graphql/direct.py may carry out in ONE statement, followed by
+    its payload read as a compiled read.
+
+    * ``statement``: the change, as a SQLAlchemy statement with named bound parameters
+      (compiled once per engine), returning one row;
+    * ``values(arguments)``: its parameters, for the field's coerced GraphQL ``arguments``
+      (input objects as the schema's input classes, enums as their Python members);
+    * ``result(row)``: the id of the object the payload reports, bound as ``:result_id`` in
+      ``payload``'s declarations; None when the row says the change was refused (the full
+      path then answers, with the executor's errors: a refusal writes nothing);
+    * ``committed(row)``: what the change's commit means to the rest of the process
+      (metrics), called once the statement returned;
+    * ``payload``: the field's payload type, whose map has no table (``model`` None): its
+      fields reach rows through ``result_id``;
+    * ``dialects``: the engines that have what ``statement`` calls (other engines'
+      requests take the executor).
+
+    Only a change that may run again unchanged belongs here: when its connection fails
+    mid-statement, the full path runs the request again.
+    """
+
+    payload: str
+    statement: Any
+    values: Callable[[Mapping[str, Any]], dict[str, Any]]
+    result: Callable[[Mapping[str, Any]], Any]
+    committed: Callable[[Mapping[str, Any]], None]
+    dialects: frozenset[str]
+
+
+Declaration = Value | Link | First | Connection | Write
 
 
 @dataclass(frozen=True)
 class TypeMap:
     """A GraphQL object type's table (``model``: a mapped class, aliased per use) and its
-    fields. ``Query``'s map has no model: its fields are the root fields."""
+    fields. ``Query``'s and ``Mutation``'s maps have no model: their fields are the root
+    fields; nor has a mutation's payload type's (``Write``)."""
 
     name: str
     model: Any
     fields: Mapping[str, Declaration] = field(default_factory=dict)
+
+
+def result_id() -> BindParameter[Any]:
+    """The id a ``Write`` reports (``Write.result``), as a payload's declarations bind it."""
+    return bindparam(RESULT_ID)
+
+
+# The bound parameter of ``result_id``.
+RESULT_ID = "result_id"
 
 
 def column(name: str) -> Value:
@@ -148,6 +189,8 @@ __all__ = [
     "Rows",
     "TypeMap",
     "Value",
+    "Write",
     "column",
     "merge",
+    "result_id",
 ]

@@ -7,6 +7,10 @@ as an ``orjson.Fragment``, so graphql/http.py writes it into the body without de
 Anything the compiler cannot answer falls back, per operation, to the executor (the
 reference, and the path for mutations): logged at debug level with the field or value that
 forced it, and counted in ``FALLBACKS``.
+
+A mutation the executor answered without errors is remembered when its plan has a change
+(``declarations.Write``): later requests of that document are carried out by
+graphql/direct.py, when the setting ``compiled_writes`` is on.
 """
 
 import logging
@@ -21,7 +25,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from offerdesk.graphql.compiler.declarations import Fallback
-from offerdesk.graphql.compiler.plan import Plans, Unsupported
+from offerdesk.graphql.compiler.plan import Plan, Plans, Unsupported
 from offerdesk.graphql.context import Context
 
 log = logging.getLogger("offerdesk.compiled_reads")
@@ -54,6 +58,31 @@ class CompiledReads(SchemaExtension):
             if data is not None:
                 execution.result = ExecutionResult(data=orjson.Fragment(data))  # type: ignore[arg-type]
         yield
+        if (
+            execution.operation_type is OperationType.MUTATION
+            and context.settings.compiled_writes
+            and execution.result is not None
+            and not execution.result.errors
+        ):
+            self._remember_write(context)
+
+    def _remember_write(self, context: Context) -> None:
+        execution = self.execution_context
+        document = execution.graphql_document
+        operation = get_operation_ast(document, execution.operation_name) if document else None
+        if document is None or execution.query is None or operation is None:
+            return
+        schema = execution.schema._schema
+        variables = get_variable_values(
+            schema, operation.variable_definitions or (), execution.variables or {}
+        )
+        if isinstance(variables, list):
+            return
+        plan = self.plans.get(
+            schema, context.db.dialect, execution.query, document, operation, variables
+        )
+        if isinstance(plan, Plan) and plan.write is not None:
+            self.plans.remember(execution.query, document, operation)
 
     async def _answer(self, context: Context) -> str | None:
         execution = self.execution_context

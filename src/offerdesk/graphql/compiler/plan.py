@@ -28,6 +28,7 @@ from graphql import (
     GraphQLSchema,
     NameNode,
     OperationDefinitionNode,
+    OperationType,
     get_named_type,
 )
 from graphql.execution.collect_fields import (
@@ -52,6 +53,7 @@ from offerdesk.graphql.compiler.declarations import (
     Rows,
     TypeMap,
     Value,
+    Write,
 )
 from offerdesk.graphql.compiler.json_sql import BOOLEAN, INT, STRING, JsonSql, json_sql, leaf_kind
 from offerdesk.graphql.documents import document_bytes
@@ -73,6 +75,9 @@ class Plan:
     data: ColumnElement[Any]
     params: tuple[tuple[str, ParamSource], ...]
     scopes: frozenset[frozenset[str]]
+    # A mutation's plan: its one root field's change, ``data`` being the payload read after
+    # it (graphql/direct.py).
+    write: "PlannedWrite | None" = None
     # SQLAlchemy's compiled form of ``statement`` (its ``compiled_cache`` execution option),
     # kept with the plan: in the engine's own cache, bounded by count, it would keep the
     # statements of plans long evicted from ``Plans`` alive.
@@ -93,6 +98,15 @@ class Plan:
         cursor, a page size out of range, a NUL character: the executor's error answers)."""
         arguments: dict[int, dict[str, Any]] = {}
         return {name: source(variables, arguments) for name, source in self.params}
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """A mutation plan's change: its declaration, and the root field's coerced arguments for
+    a request's variables (``Fallback`` when they do not coerce)."""
+
+    write: Write
+    arguments: Callable[[VariableValues], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -168,19 +182,21 @@ class _Builder:
         self,
         schema: GraphQLSchema,
         maps: Mapping[str, TypeMap],
-        json: JsonSql,
+        dialect: str,
         operation: OperationDefinitionNode,
         fragments: dict[str, FragmentDetails],
         variables: VariableValues,
     ) -> None:
         self.schema = schema
         self.maps = maps
-        self.json = json
+        self.dialect = dialect
+        self.json: JsonSql = json_sql(dialect)
         self.operation = operation
         self.fragments = fragments
         self.variables = variables
         self.params: list[tuple[str, ParamSource]] = []
         self.scopes: set[frozenset[str]] = set()
+        self.write: PlannedWrite | None = None
         self._names = itertools.count()
 
     def parameter(self, source: ParamSource) -> Any:
@@ -205,13 +221,17 @@ class _Builder:
         return memo[id(node)]
 
     def build(self) -> ColumnElement[Any]:
-        query_type = self.schema.query_type
-        if query_type is None or "Query" not in self.maps:
-            raise Fallback("no Query type")
+        root = self.schema.get_root_type(self.operation.operation)
+        if root is None or root.name not in self.maps:
+            raise Fallback(f"no {self.operation.operation.value} type")
         grouped = collect_fields(
-            self.schema, self.fragments, self.variables, query_type, self.operation
+            self.schema, self.fragments, self.variables, root, self.operation
         ).grouped_field_set
-        return self.object(query_type, self.maps["Query"], None, grouped)
+        if self.operation.operation is OperationType.MUTATION and len(grouped) != 1:
+            # The executor runs several mutation fields one after another, each in its own
+            # transaction, and answers a refused one beside the others.
+            raise Fallback("a mutation of several fields")
+        return self.object(root, self.maps[root.name], None, grouped)
 
     def object(
         self,
@@ -263,6 +283,8 @@ class _Builder:
         self._check_field(parent, definition)
         named = get_named_type(definition.type)
         kind_name = "enum" if isinstance(named, GraphQLEnumType) else named.name
+        if isinstance(declaration, Write):
+            return self.changed(declaration, definition, node, named, details)
         if isinstance(declaration, Value):
             expr = declaration.sql(row)
             return self.json.leaf(leaf_kind(kind_name, expr), expr)
@@ -272,6 +294,30 @@ class _Builder:
         if isinstance(declaration, Link):
             return self.link(row, declaration, args, named, details)
         return self.connection(row, declaration, args, named, details)
+
+    def changed(
+        self,
+        declaration: Write,
+        definition: GraphQLField,
+        node: FieldNode,
+        named: Any,
+        details: FieldDetailsList,
+    ) -> ColumnElement[Any]:
+        """A mutation root field: its change is the plan's ``write``, and its value the
+        payload, whose fields reach their rows through the change's result
+        (``declarations.result_id``)."""
+        if self.dialect not in declaration.dialects:
+            raise Fallback(f"{node.name.value} on {self.dialect}")
+        payload = self.maps.get(declaration.payload)
+        if payload is None:
+            raise Fallback(f"type {declaration.payload}")
+        values_of = self.argument_values
+
+        def arguments(variables: VariableValues) -> dict[str, Any]:
+            return values_of(definition, node, variables, {})
+
+        self.write = PlannedWrite(declaration, arguments)
+        return self.object(named, payload, None, self.subfields(named, details))
 
     def _target(self, name: str) -> TypeMap:
         target = self.maps.get(name)
@@ -457,9 +503,9 @@ def compile_operation(
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    builder = _Builder(schema, maps, json_sql(dialect), operation, fragments, variables)
+    builder = _Builder(schema, maps, dialect, operation, fragments, variables)
     data = builder.build()
-    return Plan(data, tuple(builder.params), frozenset(builder.scopes))
+    return Plan(data, tuple(builder.params), frozenset(builder.scopes), builder.write)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,330 @@
+"""Direct writes (graphql/direct.py, issue 11) answer ``enrollUserInOfferEvent`` exactly as the
+executor does.
+
+Two apps share one database: one with ``compiled_writes`` on (on PostgreSQL a known enroll
+document is then carried out without the executor: the token check, the enrollment function,
+the compiled payload), one with it off (the executor, the reference). Enrolling again while
+active returns the enrollment unchanged (SPEC §3.3), so a change made on one path and asked
+for again on the other must answer byte for byte the same; a refusal must be the same body
+on both, with nothing written. SQLite has no enrollment function: there both apps run the
+executor, and the tests check that no request went direct.
+"""
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import func, select
+
+from offerdesk.app import create_app
+from offerdesk.auth.scopes import Scope
+from offerdesk.db import Database
+from offerdesk.enrollments.models import Enrollment, EnrollmentStatusChange
+from offerdesk.events import service as events_service
+from offerdesk.graphql.direct import ANSWERED
+from offerdesk.outbox.models import OutboxEvent
+from offerdesk.users import service as users_service
+
+from .conftest import make_token, settings_for
+from .helpers import count_statements
+from .test_enrollments import make_event, make_users
+from .test_metrics import METRICS_TOKEN, scrape, value
+
+ENROLL = """
+mutation Enroll($userId: UUID!, $eventId: UUID!, $status: EnrollmentStatus) {
+  enrolled: enrollUserInOfferEvent(
+    enrollment: {userId: $userId, offerEventId: $eventId, status: $status}
+  ) {
+    __typename
+    enrollment {
+      id userId offerEventId status enrolledAt updatedAt waitlistPosition __typename
+      history { fromStatus toStatus cause sendMail at }
+      user { id name email isActive }
+      offerEvent { id title enrolledCount waitlistedCount spotsAvailable }
+    }
+  }
+}"""
+UNENROLL = """
+mutation($userId: UUID!, $eventId: UUID!) {
+  unenrollUserFromOfferEvent(userId: $userId, offerEventId: $eventId) { success }
+}"""
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"compiled_writes": True, "response_cache_mb": 0, "metrics_token": METRICS_TOKEN}
+
+
+@pytest.fixture
+async def reference(database_url: str) -> AsyncIterator[AsyncClient]:
+    """The same database, every mutation through the executor."""
+    app = create_app(settings_for(database_url, compiled_writes=False, response_cache_mb=0))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+    await app.state.db.dispose()
+
+
+def goes_direct(db: Database) -> bool:
+    """Whether this engine carries out known enroll documents without the executor."""
+    return db.dialect == "postgresql"
+
+
+async def post(
+    client: AsyncClient, token: str, variables: dict[str, Any], **headers: str
+) -> tuple[int, bytes]:
+    response = await client.post(
+        "/graphql",
+        json={"query": ENROLL, "variables": variables},
+        headers={"Authorization": f"Bearer {token}", **headers},
+    )
+    return response.status_code, response.content
+
+
+async def learn(client: AsyncClient, token: str, db: Database) -> None:
+    """Make the document known to the direct app: the executor answers it once."""
+    user = (await make_users(db, 1, "learn"))[0]
+    event = await make_event(db, capacity=None)
+    status, body = await post(client, token, {"userId": user, "eventId": event})
+    assert status == 200, body
+    assert b'"errors"' not in body, body
+
+
+async def written(db: Database) -> tuple[int, int, int]:
+    """Enrollments, status changes and outbox events in the database."""
+    async with db.read_session() as session:
+        counts = []
+        for model in (Enrollment, EnrollmentStatusChange, OutboxEvent):
+            counts.append(await session.scalar(select(func.count()).select_from(model)) or 0)
+    return counts[0], counts[1], counts[2]
+
+
+async def test_a_change_made_directly_answers_as_the_executor_reports_it(
+    client: AsyncClient, reference: AsyncClient, token: str, db: Database
+) -> None:
+    """Seated, waitlisted (with a position), an explicit WAITLISTED, and re-activated after a
+    cancellation (history appended): each direct answer equals the executor's answer for the
+    same enrollment asked again, and the reverse (executor first, direct again) too."""
+    await learn(client, token, db)
+    event = await make_event(db, capacity=2, waiting_list=True)
+    users = await make_users(db, 5)
+    cases: list[dict[str, Any]] = [
+        {"userId": users[0], "eventId": event},  # a free seat
+        {"userId": users[1], "eventId": event, "status": "WAITLISTED"},  # asked to wait
+        {"userId": users[2], "eventId": event},  # the last seat, or the queue
+        {"userId": users[3], "eventId": event},  # full: waits
+    ]
+    before = ANSWERED["write"]
+    for variables in cases:
+        with count_statements(db) as statements:
+            direct = await post(client, token, variables)
+        if goes_direct(db):
+            # The token check, the function call, the payload; each its own transaction.
+            assert len(statements) == 3, statements
+            assert not any(s.strip().upper().startswith("BEGIN") for s in statements)
+        again = await post(reference, token, variables)
+        assert direct == again
+    assert ANSWERED["write"] - before == (len(cases) if goes_direct(db) else 0)
+    # Re-activation after a cancellation appends history; the executor first this time.
+    gone = {"userId": users[0], "eventId": event}
+    await unenroll(reference, token, gone)
+    first = await post(reference, token, gone)
+    assert b'"CANCELLED"' in first[1]
+    assert await post(client, token, gone) == first
+
+
+UUID_OR_TIME = re.compile(
+    rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    # make_users's addresses carry a random tag
+    rb"|u\d+-[0-9a-f]{6}@example\.com"
+    rb"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"
+)
+
+
+def shape(bodies: list[bytes]) -> list[bytes]:
+    """The bodies with every id, time and generated address replaced by its order of first
+    appearance: two worlds built alike then answer alike."""
+    seen: dict[bytes, bytes] = {}
+
+    def name(match: re.Match[bytes]) -> bytes:
+        return seen.setdefault(match.group(0), b"<%d>" % len(seen))
+
+    return [UUID_OR_TIME.sub(name, body) for body in bodies]
+
+
+async def unenroll(client: AsyncClient, token: str, variables: dict[str, Any]) -> None:
+    response = await client.post(
+        "/graphql",
+        json={"query": UNENROLL, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.json()["data"]["unenrollUserFromOfferEvent"]["success"] is True
+
+
+async def test_the_same_changes_on_two_alike_events_answer_alike(
+    client: AsyncClient, reference: AsyncClient, token: str, db: Database
+) -> None:
+    """The same sequence of enrollments (free seats, the queue, asked-for statuses, a full
+    event refusing ENROLLED, a cancellation and its promotion, re-activation) made on two
+    events built alike, one by each path: the answers are equal but for ids and times, and
+    so are the events' rosters afterwards. This holds the change itself (not only its
+    payload) to the executor's."""
+    await learn(client, token, db)
+    worlds = []
+    for app in (client, reference):
+        event = await make_event(db, capacity=2, waiting_list=True)
+        full = await make_event(db, capacity=1, waiting_list=False)
+        worlds.append((app, event, full, await make_users(db, 5)))
+    answers: list[list[bytes]] = []
+    for app, event, full, users in worlds:
+        steps: list[tuple[str, dict[str, Any]]] = [
+            ("enroll", {"userId": users[0], "eventId": event, "status": "WAITLISTED"}),
+            ("enroll", {"userId": users[1], "eventId": event, "status": "ENROLLED"}),
+            ("enroll", {"userId": users[2], "eventId": event, "status": "ENROLLED"}),
+            ("enroll", {"userId": users[2], "eventId": event}),
+            ("enroll", {"userId": users[3], "eventId": event, "status": "WAITLISTED"}),
+            ("unenroll", {"userId": users[0], "eventId": event}),
+            ("enroll", {"userId": users[0], "eventId": event}),
+            ("enroll", {"userId": users[4], "eventId": full}),
+            ("enroll", {"userId": users[0], "eventId": full, "status": "WAITLISTED"}),
+            ("enroll", {"userId": users[1], "eventId": full}),
+        ]
+        bodies = []
+        for kind, variables in steps:
+            if kind == "unenroll":
+                await unenroll(reference, token, variables)
+            else:
+                bodies.append((await post(app, token, variables))[1])
+        roster = await reference.post(
+            "/graphql",
+            json={"query": ROSTER, "variables": {"id": event}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        bodies.append(roster.content)
+        answers.append(shape(bodies))
+    assert answers[0] == answers[1]
+    assert b'"EVENT_FULL"' in b"".join(answers[0])
+
+
+ROSTER = """
+query($id: UUID!) {
+  offerEvent(id: $id) {
+    enrolledCount waitlistedCount spotsAvailable
+    enrollments(first: 10) { edges { node { userId status waitlistPosition history { cause } } } }
+  }
+}"""
+
+
+async def test_refusals_are_the_executors_and_write_nothing(
+    client: AsyncClient, reference: AsyncClient, token: str, db: Database
+) -> None:
+    """EVENT_FULL, REGISTRATION_CLOSED, EVENT_INACTIVE, USER_INACTIVE, NOT_FOUND (user and
+    event), a status one cannot enroll with: the same body from both apps, nothing written."""
+    await learn(client, token, db)
+    users = await make_users(db, 3)
+    full = await make_event(db, capacity=1, waiting_list=False)
+    closed = await make_event(
+        db, capacity=None, closing_date=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    inactive = await make_event(db, capacity=None)
+    async with db.transaction() as session:
+        await events_service.archive(session, [uuid.UUID(inactive)], True)
+        await users_service.archive(session, [uuid.UUID(users[2])], True)
+    assert (await post(client, token, {"userId": users[0], "eventId": full}))[0] == 200
+    refused = [
+        ({"userId": users[1], "eventId": full}, "EVENT_FULL"),
+        ({"userId": users[1], "eventId": closed}, "REGISTRATION_CLOSED"),
+        ({"userId": users[1], "eventId": inactive}, "EVENT_INACTIVE"),
+        ({"userId": users[2], "eventId": full}, "USER_INACTIVE"),
+        ({"userId": str(uuid.uuid4()), "eventId": full}, "NOT_FOUND"),
+        ({"userId": users[1], "eventId": str(uuid.uuid4())}, "NOT_FOUND"),
+        ({"userId": users[1], "eventId": full, "status": "CANCELLED"}, "BAD_USER_INPUT"),
+    ]
+    for variables, code in refused:
+        before = await written(db)
+        direct = await post(client, token, variables)
+        assert f'"code":"{code}"'.encode() in direct[1], direct
+        assert await written(db) == before
+        assert direct == await post(reference, token, variables)
+
+
+async def test_the_callers_rights_are_checked_before_anything_is_written(
+    client: AsyncClient, reference: AsyncClient, token: str, db: Database
+) -> None:
+    """A token without events.write gets the executor's FORBIDDEN, one that cannot read users
+    gets the payload with ``user`` null and its error, an unknown token 401: as on the
+    executor, and only an allowed change is written."""
+    await learn(client, token, db)
+    event = await make_event(db, capacity=None)
+    users = await make_users(db, 2)
+    reader = await make_token(db, frozenset({Scope.EVENTS_READ, Scope.USERS_READ}))
+    before = await written(db)
+    variables = {"userId": users[0], "eventId": event}
+    forbidden = await post(client, reader, variables)
+    assert b'"FORBIDDEN"' in forbidden[1]
+    assert forbidden == await post(reference, reader, variables)
+    assert await written(db) == before
+    unknown = await post(client, "not-a-token", variables)
+    assert unknown[0] == 401
+    assert unknown == await post(reference, "not-a-token", variables)
+    no_users = await make_token(db, frozenset({Scope.EVENTS_WRITE}))
+    partial = await post(client, no_users, variables)
+    assert b'"FORBIDDEN"' in partial[1]
+    assert b'"enrolled":{' in partial[1]
+    assert partial == await post(reference, no_users, variables)
+
+
+async def test_a_direct_change_is_counted_and_written_to_the_outbox(
+    client: AsyncClient, token: str, db: Database
+) -> None:
+    """The enrollment metric counts the direct path's changes, and each change has its
+    outbox event (OFFER_EVENT_ENROLLED), as on the executor's path."""
+    await learn(client, token, db)
+    event = await make_event(db, capacity=None)
+    user = (await make_users(db, 1))[0]
+
+    name = "offerdesk_enrollments_total"
+    before, (_, _, events) = await scrape(client), await written(db)
+    status, body = await post(client, token, {"userId": user, "eventId": event})
+    assert status == 200
+    assert b'"ENROLLED"' in body
+    after = await scrape(client)
+    assert value(after, name, outcome="enroll") - value(before, name, outcome="enroll") == 1
+    async with db.read_session() as session:
+        types = (
+            await session.scalars(select(OutboxEvent.type).order_by(OutboxEvent.seq.desc()))
+        ).all()
+    assert len(types) == events + 1
+    assert types[0] == "OFFER_EVENT_ENROLLED"
+
+
+async def test_a_keyed_request_takes_the_executors_transaction(
+    client: AsyncClient, token: str, db: Database
+) -> None:
+    """With an Idempotency-Key the change commits with its stored answer (idempotency.py):
+    not direct, and a replay answers the same body."""
+    await learn(client, token, db)
+    event = await make_event(db, capacity=None)
+    user = (await make_users(db, 1))[0]
+    before = ANSWERED["write"]
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await post(client, token, {"userId": user, "eventId": event}, **key)
+    assert ANSWERED["write"] == before
+    assert first == await post(client, token, {"userId": user, "eventId": event}, **key)
+
+
+async def test_without_the_setting_nothing_goes_direct(
+    reference: AsyncClient, token: str, db: Database
+) -> None:
+    """``compiled_writes=False`` (OFFERDESK_COMPILED_WRITES=0): every enroll runs the
+    executor, however often its document was answered."""
+    before = ANSWERED["write"]
+    event = await make_event(db, capacity=None)
+    for user in await make_users(db, 3):
+        status, body = await post(reference, token, {"userId": user, "eventId": event})
+        assert status == 200
+        assert b'"ENROLLED"' in body
+    assert ANSWERED["write"] == before
