@@ -31,6 +31,9 @@ class Receiver:
 def receiver(tmp_path: Path, plan: str = "200") -> Iterator[Receiver]:
     """A receiver process on 127.0.0.1 answering by ``plan`` (receiver.py)."""
     log = tmp_path / f"received-{len(list(tmp_path.glob('received-*')))}.jsonl"
+    # Made now, not at the first request: a second receiver started before this one is
+    # called must count it, or both would write to one file.
+    log.touch(exist_ok=False)
     process = subprocess.Popen(
         [sys.executable, str(RECEIVER), str(log), plan], stdout=subprocess.PIPE, text=True
     )
