@@ -51,6 +51,16 @@ def compact(encoded: bytes) -> bytes:
     return bytes(memoryview(encoded))
 
 
+def cache_key(
+    query: str, operation_name: str | None, variables: Any, scopes: frozenset[str]
+) -> CacheKey:
+    """The key of an answer: the document and operation name as sent, the variables as
+    canonical JSON (sorted keys, ``compact``: orjson's spare buffer would stay with the key),
+    and the scopes the answer depends on."""
+    encoded = compact(orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
+    return (query, operation_name, encoded, scopes)
+
+
 def _entry_bytes(key: CacheKey, entry: _Entry) -> int:
     """What an entry holds in memory (CPython's sizes): its key's tuple, document, variables
     and scopes, and the entry with its version and answer. The key's parts are the request's
@@ -134,10 +144,10 @@ class CachedQueries(SchemaExtension):
         if cache is None or execution.operation_type is not OperationType.QUERY:
             yield
             return
-        key: CacheKey = (
+        key = cache_key(
             execution.query or "",
             execution.operation_name,
-            compact(orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS)),
+            execution.variables,
             frozenset(scope.value for scope in context.principal.scopes),
         )
         if not cache.admit(key):

@@ -37,7 +37,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from graphql import GraphQLSchema
 from graphql.execution.values import VariableValues, get_variable_values
 from sqlalchemy import Text, and_, bindparam, case, null, select
@@ -46,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from offerdesk.auth.service import Principal, hash_secret, principal_from_row, token_lookup
 from offerdesk.db import Database, utcnow
 from offerdesk.errors import DomainError
-from offerdesk.graphql.cache import CacheKey, ResponseCache
+from offerdesk.graphql.cache import CacheKey, ResponseCache, cache_key
 from offerdesk.graphql.compiler.declarations import RESULT_ID, Fallback
 from offerdesk.graphql.compiler.plan import Plan, PlannedWrite, Plans, Unsupported
 from offerdesk.graphql.cost import operation_cost
@@ -161,8 +160,7 @@ class DirectReads:
         # anyway, so storing a first answer costs only its place in the cache.
         key: CacheKey | None = None
         if cache is not None:
-            encoded_variables = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
-            key = (query, operation_name, encoded_variables, frozenset().union(*plan.scopes))
+            key = cache_key(query, operation_name, variables, frozenset().union(*plan.scopes))
         parameters["cached_version"] = cache.version(key) if cache is not None and key else None
         parameters["token_hash"] = hash_secret(token)
         parameters["now"] = utcnow()
