@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, any_, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from offerdesk.auth.models import ApiClient, ApiToken
@@ -139,6 +140,30 @@ def principal_from_row(row: Row[Any] | tuple[Any, ...] | None) -> Principal | No
     # A client's scopes may have been narrowed since the token was issued: the token never
     # carries more than its client holds now.
     return Principal(scopes=scopes & parse_scopes(row[2]), client_id=row[3])
+
+
+def token_allows(token: Any, needed: frozenset[frozenset[str]]) -> ColumnElement[bool]:
+    """PostgreSQL: whether a ``token_lookup`` row (``token``: that statement as a subquery)
+    is valid and its principal holds, for each set of ``needed``, one of its scopes: the
+    rule of ``principal_from_row`` (the token's scopes, narrowed to its client's) and
+    ``Plan.missing_scopes``, in SQL, so that graphql/direct.py can make a change in the
+    statement that checks the token (tests/test_auth.py holds the two forms together)."""
+    token_scopes = func.string_to_array(token.c.scopes, " ")
+    client_scopes = func.string_to_array(token.c.client_scopes, " ")
+    checks: list[ColumnElement[bool]] = [token.c.valid.is_(True)]
+    for group in sorted(sorted(group) for group in needed):
+        scope = func.unnest(array(group)).table_valued("value").render_derived(name="scope")
+        checks.append(
+            exists(
+                select(scope.c.value)
+                .where(
+                    scope.c.value == any_(token_scopes),
+                    or_(token.c.client_id.is_(None), scope.c.value == any_(client_scopes)),
+                )
+                .correlate_except(scope)
+            )
+        )
+    return and_(*checks)
 
 
 async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:

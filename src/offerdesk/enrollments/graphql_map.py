@@ -120,7 +120,7 @@ MAPS = [
         {
             "enrollUserInOfferEvent": Write(
                 payload="EnrollUserPayload",
-                statement=service.ENROLL_CALL,
+                statement=service.enroll_call,
                 values=_enroll_values,
                 result=service.enrolled_id,
                 committed=_count_changes,

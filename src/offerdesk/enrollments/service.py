@@ -17,7 +17,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, null, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Uuid,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -97,7 +110,7 @@ async def enroll(session: AsyncSession, request: EnrollRequest) -> Enrollment:
     paths = ("enrollment.user_id", "enrollment.offer_event_id")
     if not _in_one_statement(session):
         return await _enroll(session, request, *paths)
-    row = (await session.execute(ENROLL_CALL, enroll_call_values(request))).one()
+    row = (await session.execute(enroll_call(), enroll_call_values(request))).one()
     enrollment = _enrollment_of_result(row, *paths)
     _note_changes(session, row.causes)
     return enrollment
@@ -113,13 +126,41 @@ def _check_wanted(request: EnrollRequest) -> None:
 # PostgreSQL's enrollment in one function call (migration 0007): one row of
 # offerdesk_enrollment_result (outcome, the enrollment's columns, the causes of the status
 # changes it made, and what a refusal's message needs).
-ENROLL_CALL = text("SELECT * FROM offerdesk_enroll(:event, :user, :wanted, :mail, :now, :lock)")
-# The outcomes of ENROLL_CALL that leave the user enrolled or waiting (the others refuse).
+def enroll_call(allowed: ColumnElement[bool] | None = None) -> Select[Any]:
+    """The statement of an enrollment on PostgreSQL, parameters as ``enroll_call_values``
+    names them. With ``allowed`` (a condition on rows of an enclosing statement: the caller's
+    rights, graphql/direct.py), the function is called only where it holds: it takes the
+    event's id from a row that exists only then, so it cannot run before the condition is
+    known (a plain WHERE beside the call was seen to run the function first: the
+    tests/test_direct_writes.py rights test writes nothing only this way)."""
+    event: ColumnElement[Any] = bindparam("event", type_=Uuid)
+    from_: Any = None
+    if allowed is not None:
+        # LIMIT keeps PostgreSQL from pulling the subquery up into the join, which would
+        # make ``event`` a plain parameter and the condition a filter after the call.
+        gate = (
+            select(event.label("event")).where(allowed).limit(1).correlate_except().lateral("gate")
+        )
+        event, from_ = gate.c.event, gate
+    call = func.offerdesk_enroll(
+        event,
+        bindparam("user", type_=Uuid),
+        bindparam("wanted"),
+        bindparam("mail"),
+        bindparam("now"),
+        bindparam("lock"),
+    ).alias("result")
+    return select(literal_column("result.*")).select_from(
+        call if from_ is None else from_.join(call, true())
+    )
+
+
+# The outcomes of ``enroll_call`` that leave the user enrolled or waiting (the others refuse).
 ENROLLED_OUTCOMES = frozenset({"OK", "EXISTING"})
 
 
 def enroll_call_values(request: EnrollRequest) -> dict[str, Any]:
-    """The parameters of ``ENROLL_CALL`` for ``request``: the same call for the executor's
+    """The parameters of ``enroll_call`` for ``request``: the same call for the executor's
     path (``enroll``) and the direct one (graphql/direct.py, enrollments/graphql_map.py).
     Raises BAD_USER_INPUT (``enrollment.status``) for a status one cannot enroll with."""
     _check_wanted(request)
@@ -134,7 +175,7 @@ def enroll_call_values(request: EnrollRequest) -> dict[str, Any]:
 
 
 def enrolled_id(row: Mapping[str, Any]) -> uuid.UUID | None:
-    """The enrollment's id in an ``ENROLL_CALL`` row (as a mapping) that left the user
+    """The enrollment's id in an ``enroll_call`` row (as a mapping) that left the user
     enrolled or waiting; None when the call refused (``enroll`` raises that refusal)."""
     return row["id"] if row["outcome"] in ENROLLED_OUTCOMES else None
 

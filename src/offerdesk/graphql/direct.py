@@ -24,11 +24,17 @@ a miss both cost one round trip (docs/decisions.md).
 
 Mutations whose one root field has a ``Write`` declaration (``enrollUserInOfferEvent`` on
 PostgreSQL, issue 11) are known once the executor has answered them without errors, and are
-then carried out here in three statements on one connection, each its own transaction: the
-token check; the change (the same function call the service makes, so the event is locked for
-that one round trip); the payload, compiled like a read, by the id the change reports. A
-refused change wrote nothing, and the full path answers it (the executor's errors); so does
-a change whose connection failed, which the declaration guarantees may run again.
+then carried out here in two statements on one connection, each its own transaction:
+
+* the token check and the change: the same function call the service makes (the event is
+  locked for that one round trip), joined LATERAL to the token's row under the condition that
+  the token is valid and holds the plan's scopes (auth/service.token_allows, the SQL form of
+  the rule the full path applies in Python), so that nothing runs for a caller who may not;
+* the payload, compiled like a read, by the id the change reports.
+
+A refused change wrote nothing, and the full path answers it (the executor's errors); so
+does a caller without the right (401, FORBIDDEN), and a change whose connection failed,
+which the declaration guarantees may run again.
 """
 
 import weakref
@@ -39,14 +45,20 @@ from typing import Any
 
 from graphql import GraphQLSchema
 from graphql.execution.values import VariableValues, get_variable_values
-from sqlalchemy import Text, and_, bindparam, case, null, select
+from sqlalchemy import Text, and_, bindparam, case, literal_column, null, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from offerdesk.auth.service import Principal, hash_secret, principal_from_row, token_lookup
+from offerdesk.auth.service import (
+    Principal,
+    hash_secret,
+    principal_from_row,
+    token_allows,
+    token_lookup,
+)
 from offerdesk.db import Database, utcnow
 from offerdesk.errors import DomainError
 from offerdesk.graphql.cache import CacheKey, ResponseCache, cache_key
-from offerdesk.graphql.compiler.declarations import RESULT_ID, Fallback
+from offerdesk.graphql.compiler.declarations import RESULT_ID, Fallback, Write
 from offerdesk.graphql.compiler.plan import Plan, PlannedWrite, Plans, Unsupported
 from offerdesk.graphql.cost import operation_cost
 from offerdesk.graphql.documents import DocumentCache
@@ -98,9 +110,9 @@ class DirectReads:
         self.max_cost = max_cost
         # Per plan, while the plan is cached (Plans evicts least recently used ones).
         self._prepared: weakref.WeakKeyDictionary[Plan, _Prepared] = weakref.WeakKeyDictionary()
-        self._payloads: weakref.WeakKeyDictionary[Plan, _Prepared] = weakref.WeakKeyDictionary()
-        # Per engine: the token check alone and each Write's statement.
-        self._statements: dict[tuple[str, Any], _Prepared] = {}
+        self._writes: weakref.WeakKeyDictionary[Plan, tuple[_Prepared, _Prepared]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def answer(
         self,
@@ -163,7 +175,7 @@ class DirectReads:
             key = cache_key(query, operation_name, variables, frozenset().union(*plan.scopes))
         parameters["cached_version"] = cache.version(key) if cache is not None and key else None
         parameters["token_hash"] = hash_secret(token)
-        parameters["now"] = utcnow()
+        parameters["token_now"] = utcnow()
         row = await self._fetch(db.engine, self._prepare(plan, db), parameters)
         principal = principal_from_row(row)
         if row is None or principal is None:
@@ -192,31 +204,29 @@ class DirectReads:
         token: str,
         operation_name: str | None,
     ) -> DirectAnswer | None:
-        """A known mutation carried out in three statements (see the module), or None."""
+        """A known mutation carried out in two statements (see the module), or None."""
         write = planned.write
         try:
             values = write.values(planned.arguments(coerced))
         except (Fallback, DomainError):
             return None
-        check = self._statement(db, ("token", None), _TOKEN_CHECK)
-        change = self._statement(db, ("write", write), write.statement)
-        payload = self._payloads.get(plan)
-        if payload is None:
-            payload = self._payloads[plan] = _compile(select(plan.data), db)
+        change, payload = self._prepare_write(plan, write, db)
         async with db.engine.connect() as connection:
             driver = await _autocommitting(connection)
             if driver is None:
                 return None
             try:
-                credentials = {"token_hash": hash_secret(token), "now": utcnow()}
-                principal = principal_from_row(await _run(driver, db.dialect, check, credentials))
-                if principal is None or plan.missing_scopes(
-                    frozenset(scope.value for scope in principal.scopes)
-                ):
+                credentials = {"token_hash": hash_secret(token), "token_now": utcnow()}
+                row = await _record(driver, change, {**values, **credentials})
+                if row is None:
                     return None
-                row = await _record(driver, change, values)
-                result = write.result(row) if row is not None else None
-                if row is None or result is None:
+                principal = principal_from_row(
+                    (row["valid"], row["scopes"], row["client_scopes"], row["client_id"])
+                )
+                # The statement made the change only for a principal that may (token_allows):
+                # without one, nothing was written and the full path answers (401, FORBIDDEN).
+                result = write.result(row)
+                if principal is None or result is None:
                     return None
                 write.committed(row)
                 data = await _run(driver, db.dialect, payload, {**parameters, RESULT_ID: result})
@@ -229,10 +239,17 @@ class DirectReads:
         ANSWERED["write"] += 1
         return DirectAnswer(str(data[0]).encode(), principal, operation_name, wrote=True)
 
-    def _statement(self, db: Database, key: tuple[str, Any], statement: Any) -> _Prepared:
-        prepared = self._statements.get((db.dialect, key))
+    def _prepare_write(self, plan: Plan, write: Write, db: Database) -> tuple[_Prepared, _Prepared]:
+        """The plan's change beside its token check, and its payload, compiled once."""
+        prepared = self._writes.get(plan)
         if prepared is None:
-            prepared = self._statements[(db.dialect, key)] = _compile(statement, db)
+            token = _TOKEN_CHECK.subquery("token")
+            change = write.statement(token_allows(token, plan.scopes)).lateral("change")
+            statement = select(*token.c, literal_column(f"{change.name}.*")).select_from(
+                token.outerjoin(change, true())
+            )
+            prepared = (_compile(statement, db), _compile(select(plan.data), db))
+            self._writes[plan] = prepared
         return prepared
 
     def _prepare(self, plan: Plan, db: Database) -> _Prepared:
@@ -267,7 +284,7 @@ class DirectReads:
 
 
 # The bearer token's check (auth/service.token_lookup) with its values as bound parameters.
-_TOKEN_CHECK = token_lookup(bindparam("token_hash"), bindparam("now"))
+_TOKEN_CHECK = token_lookup(bindparam("token_hash"), bindparam("token_now"))
 
 
 def _compile(statement: Any, db: Database) -> _Prepared:

@@ -103,16 +103,19 @@ class Connection:
 
 @dataclass(frozen=True)
 class Write:
-    """A mutation root field that graphql/direct.py may carry out in ONE statement, followed by
-    its payload read as a compiled read.
+    """A mutation root field that graphql/direct.py may carry out in ONE statement with the
+    token check, followed by its payload read as a compiled read.
 
-    * ``statement``: the change, as a SQLAlchemy statement with named bound parameters
-      (compiled once per engine), returning one row;
+    * ``statement(allowed)``: the change, a SELECT (of a function making it) with named bound
+      parameters, returning one row, that makes the change only where the condition
+      ``allowed`` (the caller's rights, on the token check's row) holds: graphql/direct.py
+      joins it LATERAL to the token check, so that nothing runs for a caller who may not;
     * ``values(arguments)``: its parameters, for the field's coerced GraphQL ``arguments``
-      (input objects as the schema's input classes, enums as their Python members);
+      (input objects as dicts by GraphQL name, enums as their names);
     * ``result(row)``: the id of the object the payload reports, bound as ``:result_id`` in
-      ``payload``'s declarations; None when the row says the change was refused (the full
-      path then answers, with the executor's errors: a refusal writes nothing);
+      ``payload``'s declarations; None when the row says the change was refused, or was not
+      made (its columns null: the caller may not). The full path then answers, with the
+      executor's errors: a refusal writes nothing;
     * ``committed(row)``: what the change's commit means to the rest of the process
       (metrics), called once the statement returned;
     * ``payload``: the field's payload type, whose map has no table (``model`` None): its
@@ -125,7 +128,7 @@ class Write:
     """
 
     payload: str
-    statement: Any
+    statement: Callable[[ColumnElement[bool]], Any]
     values: Callable[[Mapping[str, Any]], dict[str, Any]]
     result: Callable[[Mapping[str, Any]], Any]
     committed: Callable[[Mapping[str, Any]], None]
