@@ -3,11 +3,11 @@ executor does.
 
 Two apps share one database: one with ``compiled_writes`` on (on PostgreSQL a known enroll
 document is then carried out without the executor: the token check with the enrollment
-function, then the compiled payload), one with it off (the executor, the reference). Enrolling again while
-active returns the enrollment unchanged (SPEC §3.3), so a change made on one path and asked
-for again on the other must answer byte for byte the same; a refusal must be the same body
-on both, with nothing written. SQLite has no enrollment function: there both apps run the
-executor, and the tests check that no request went direct.
+function, then the compiled payload), one with it off (the executor, the reference).
+Enrolling again while active returns the enrollment unchanged (SPEC §3.3), so a change made
+on one path and asked for again on the other must answer byte for byte the same; a refusal
+must be the same body on both, with nothing written. SQLite has no enrollment function:
+there both apps run the executor, and the tests check that no request went direct.
 """
 
 import re
