@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Request
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
@@ -26,7 +26,7 @@ from offerdesk.db import Base, Database
 from offerdesk.migrate import upgrade
 from offerdesk.models import import_all
 
-from .helpers import Api
+from .helpers import Api, query_document
 
 import_all()
 POSTGRES_URL = os.environ.get("OFFERDESK_TEST_POSTGRES_URL")
@@ -87,10 +87,38 @@ async def empty_all_tables(db: Database) -> None:
                 await session.execute(text(f"DELETE FROM {table}"))
 
 
+# The two paths of query operations (``Settings.compiled_reads``), by their test ids.
+READ_PATHS = {"compiled": True, "executor": False}
+
+
 @pytest.fixture
-def app_overrides() -> dict[str, Any]:
+def compiled_reads(request: pytest.FixtureRequest) -> bool:
+    """Whether query operations are answered by compiled SQL (the default) or the executor."""
+    return bool(getattr(request, "param", True))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A test that sends requests to the in-process app (``client``, ``api``) runs once on each
+    # read path: the executor is the reference, and the path of every fallback, so it must
+    # answer the suite's reads as the compiled statements do. The path reaches the app through
+    # conftest's ``app_overrides``: a module that overrides that fixture keeps its own choice
+    # unless its override asks for ``compiled_reads``. A test that builds its own app asks for
+    # ``compiled_reads`` itself and passes it on. A test marked ``no_queries`` has nothing a
+    # second run could show (the client fixture checks the mark). trylast: the engine's id
+    # comes first ([sqlite-executor]).
+    through_client = {"client", "compiled_reads"} <= set(metafunc.fixturenames)
+    asks = "compiled_reads" in inspect.signature(metafunc.function).parameters
+    if (through_client or asks) and not metafunc.definition.get_closest_marker("no_queries"):
+        metafunc.parametrize(
+            "compiled_reads", list(READ_PATHS.values()), ids=list(READ_PATHS), indirect=True
+        )
+
+
+@pytest.fixture
+def app_overrides(compiled_reads: bool) -> dict[str, Any]:
     """Settings a test module changes for its app (override this fixture there)."""
-    return {}
+    return {"compiled_reads": compiled_reads}
 
 
 @pytest.fixture
@@ -108,9 +136,25 @@ def db(app: Starlette) -> Database:
 
 
 @pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+async def client(app: Starlette, request: pytest.FixtureRequest) -> AsyncIterator[AsyncClient]:
+    # A test marked no_queries runs on one read path only (pytest_generate_tests above): its
+    # requests are watched, so that a test that reads cannot keep the mark.
+    queries: list[str] = []
+
+    async def note_queries(sent: Request) -> None:
+        document = await query_document(sent)
+        if document is not None:
+            queries.append(document)
+
+    watched = request.node.get_closest_marker("no_queries") is not None
+    async with AsyncClient(
+        transport=ASGITransport(app=app),
+        base_url="http://test",
+        event_hooks={"request": [note_queries] if watched else []},
+    ) as http:
         yield http
+    # After the test, where no exception handler of the test can swallow it.
+    assert not queries, f"marked no_queries, but sent query operations: {queries}"
 
 
 async def make_token(db: Database, scopes: frozenset[Scope] = ALL_SCOPES, ttl: int = 3600) -> str:

@@ -4,7 +4,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from httpx import AsyncClient, Response
+import orjson
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from httpx import AsyncClient, Request, Response
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.util import await_only
@@ -50,6 +52,33 @@ class Api:
         assert len(result["errors"]) == 1, result["errors"]
         error: dict[str, Any] = result["errors"][0]
         return error
+
+
+async def query_document(request: Request) -> str | None:
+    """The GraphQL document of a request that sends a query operation to /graphql (GET or
+    POST), else None: mutations, documents that do not parse or name no operation to run,
+    and every other route."""
+    if request.url.path.rstrip("/") != "/graphql":
+        return None
+    if request.method == "GET":
+        params: Any = dict(request.url.params)
+    else:
+        try:
+            params = orjson.loads(await request.aread())
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(params, dict):
+        return None
+    document, name = params.get("query"), params.get("operationName")
+    if not isinstance(document, str) or not isinstance(name, str | None):
+        return None
+    try:
+        operation = get_operation_ast(parse(document), name)
+    except GraphQLError:
+        return None
+    if operation is None or operation.operation is not OperationType.QUERY:
+        return None
+    return document
 
 
 async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:

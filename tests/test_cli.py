@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from alembic.script import ScriptDirectory
 from httpx import AsyncClient
 from sqlalchemy import text
@@ -34,6 +35,14 @@ async def offerdesk(database_url: str, *args: str) -> subprocess.CompletedProces
 def succeeded(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
     return result.stdout
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """One read path (the default): the command is what these tests try; their reads only
+    check that its tokens and credentials work, which tests/test_compiled_reads.py holds
+    the same on both paths."""
+    return {}
 
 
 def without_tokens(state: dict[str, list[Any]]) -> dict[str, list[Any]]:

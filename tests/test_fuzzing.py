@@ -206,6 +206,13 @@ def worker(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 @pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """The in-process app only issues the token and checks the database: the server process
+    answers, on its default path, so these tests do not run once per read path (conftest)."""
+    return {}
+
+
+@pytest.fixture
 async def client(worker: tuple[str, subprocess.Popen[bytes]]) -> AsyncIterator[AsyncClient]:
     """Real HTTP to the module's server, in place of conftest's in-process client (the
     in-process app still gives the tests their token and database checks)."""

@@ -6,7 +6,9 @@ client stops working on the very next request, also for an answer the response c
 
 import re
 import subprocess
+from typing import Any
 
+import pytest
 from httpx import AsyncClient
 
 from offerdesk.db import Database
@@ -15,6 +17,14 @@ from .helpers import snapshot
 from .test_cli import offerdesk, succeeded
 
 QUERY = {"query": "query { offers { id } }"}
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """One read path (the default): the commands are what these tests try, and each runs as a
+    process of its own. tests/test_compiled_reads.py holds a revoked or expired token, and a
+    deactivated client, to the same 401 on both read paths."""
+    return {}
 
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> str:

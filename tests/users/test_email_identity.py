@@ -58,11 +58,6 @@ SPELLINGS = [
 ]
 
 
-@pytest.fixture(params=[True, False], ids=["compiled-reads", "executor"])
-def app_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return {"compiled_reads": request.param}
-
-
 async def create_user(api: Api, email: str, name: str = "Someone") -> dict[str, Any]:
     data = await api.data(CREATE, {"user": {"name": name, "email": email}})
     user: dict[str, Any] = data["createUser"]["user"]

@@ -1,6 +1,9 @@
 """``offerdesk webhook create/list/delete``, run as real processes (issue 12 item 2)."""
 
 import re
+from typing import Any
+
+import pytest
 
 from offerdesk.db import Database
 
@@ -8,6 +11,13 @@ from ..helpers import Api, snapshot
 from ..test_cli import offerdesk, succeeded
 
 LIST = "{ webhookSubscriptions { id url events isActive } }"
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """One read path (the default): the commands are what these tests try, and the webhook
+    roots they read are answered by the executor on both paths (no compiled declaration)."""
+    return {}
 
 
 async def test_webhook_create_list_delete(database_url: str, api: Api) -> None:
