@@ -8,8 +8,10 @@ from .helpers import Api
 
 
 @pytest.fixture
-def app_overrides() -> dict[str, Any]:
-    return {"max_response_bytes": 2048}
+def app_overrides(compiled_reads: bool) -> dict[str, Any]:
+    # Both read paths (conftest): a compiled answer is written into the body as the
+    # statement's text, and must be capped like the executor's.
+    return {"max_response_bytes": 2048, "compiled_reads": compiled_reads}
 
 
 async def test_an_answer_over_the_byte_cap_is_refused_with_too_complex(api: Api) -> None:

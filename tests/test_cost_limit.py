@@ -104,10 +104,12 @@ async def test_legitimate_queries_are_admitted(api: Api) -> None:
 
 
 async def test_the_limit_is_configurable_and_counts_page_sizes_from_variables(
-    database_url: str,
+    database_url: str, compiled_reads: bool
 ) -> None:
     # paginatedOffers(first: 10) { edges { node { id } } } costs 1 + 1 + 10 + 10 = 22.
-    async with app_client(database_url, max_query_cost=22) as client:
+    # Both read paths (conftest): a known document's cost is checked again, per request, on
+    # the direct path.
+    async with app_client(database_url, max_query_cost=22, compiled_reads=compiled_reads) as client:
         await _page_sizes(Api(client, client.headers["authorization"].removeprefix("Bearer ")))
 
 

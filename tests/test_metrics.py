@@ -27,8 +27,10 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
-def app_overrides() -> dict[str, Any]:
-    return {"metrics_token": METRICS_TOKEN}
+def app_overrides(compiled_reads: bool) -> dict[str, Any]:
+    # Both read paths (conftest): a known query answered directly names its operation for
+    # the counters in its own place (graphql/http.py).
+    return {"metrics_token": METRICS_TOKEN, "compiled_reads": compiled_reads}
 
 
 def parse(text: str) -> Samples:

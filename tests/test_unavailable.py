@@ -154,9 +154,14 @@ async def test_a_write_lock_held_past_the_busy_timeout_is_503(database_url: str)
 
 # A query waits for a pooled connection; SQLite's reads never wait (WAL), its writes are above.
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_query_past_its_time_budget_is_503(database_url: str) -> None:
+async def test_a_query_past_its_time_budget_is_503(database_url: str, compiled_reads: bool) -> None:
+    # Both read paths (conftest): a known query waits for its connection on the direct path.
     async with app_client(
-        database_url, request_timeout_seconds=0.3, db_pool_size=1, db_max_overflow=0
+        database_url,
+        request_timeout_seconds=0.3,
+        db_pool_size=1,
+        db_max_overflow=0,
+        compiled_reads=compiled_reads,
     ) as client:
         app_db = client._transport.app.state.db  # type: ignore[attr-defined]
         # The pool's only connection is taken, for longer than the request's budget.
@@ -171,11 +176,12 @@ async def test_a_query_past_its_time_budget_is_503(database_url: str) -> None:
 # What a PostgreSQL restart does to a pool; SQLite has no server to restart.
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_pooled_connections_killed_while_idle_are_replaced_without_failing(
-    database_url: str,
+    database_url: str, compiled_reads: bool
 ) -> None:
     """After a restart every idle pooled connection is dead; the next requests still answer,
-    mutation and query alike."""
-    async with app_client(database_url) as client:
+    mutation and query alike, on both read paths (a known query takes the direct path's
+    connection)."""
+    async with app_client(database_url, compiled_reads=compiled_reads) as client:
         # Several connections in the pool, all idle afterwards.
         answers = await asyncio.gather(
             *(client.post("/graphql", json={"query": "{ offers { id } }"}) for _ in range(5))
