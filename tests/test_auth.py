@@ -271,6 +271,7 @@ async def test_omitted_scope_grants_all_scopes_of_the_client(
 
 
 @pytest.mark.parametrize("credentials", ["wrong-secret", "unknown-client"])
+@pytest.mark.no_queries
 async def test_wrong_client_credentials_are_401_invalid_client(
     client: AsyncClient, db: Database, credentials: str
 ) -> None:
@@ -312,6 +313,7 @@ async def test_unknown_grant_type_is_400_unsupported_grant_type(
 
 
 @pytest.mark.parametrize("scope", ["content.read", "events.read content.write", "events.admin"])
+@pytest.mark.no_queries
 async def test_scope_the_client_does_not_have_is_400_invalid_scope(
     client: AsyncClient, db: Database, scope: str
 ) -> None:

@@ -63,6 +63,7 @@ def assert_oauth_error(response: Response, status: int, error: str, names: str) 
         "nul-name",
     ],
 )
+@pytest.mark.no_queries
 async def test_malformed_token_request_fields_are_400_invalid_request(
     client: AsyncClient, db: Database, form: dict[str, str], names: str
 ) -> None:
@@ -85,6 +86,7 @@ async def test_malformed_token_request_fields_are_400_invalid_request(
     ],
     ids=["nul-id", "nul-secret", "long", "not-utf8", "not-base64", "no-colon", "huge"],
 )
+@pytest.mark.no_queries
 async def test_malformed_basic_credentials_are_401_invalid_client(
     client: AsyncClient, db: Database, headers: dict[str, str]
 ) -> None:

@@ -43,6 +43,7 @@ from .helpers import Api, snapshot
 
 
 @pytest.mark.parametrize("mutation", list(BULK))
+@pytest.mark.no_queries
 async def test_bulk_call_with_only_unknown_ids_reports_them_failed_and_changes_nothing(
     api: Api, db: Database, mutation: str
 ) -> None:
@@ -60,6 +61,7 @@ async def test_bulk_call_with_only_unknown_ids_reports_them_failed_and_changes_n
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("second_ref", ["dup-1", "  dup-1  "])
+@pytest.mark.no_queries
 async def test_duplicate_ref_on_create_is_conflict(
     api: Api, db: Database, kind: str, second_ref: str
 ) -> None:
@@ -76,6 +78,7 @@ async def test_duplicate_ref_on_create_is_conflict(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.no_queries
 async def test_changing_a_ref_to_one_in_use_is_conflict(api: Api, db: Database, kind: str) -> None:
     await create(api, kind, ref="taken")
     other = await create(api, kind, ref="mine")
@@ -98,6 +101,7 @@ async def test_the_same_ref_on_different_entity_types_is_allowed(api: Api) -> No
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.no_queries
 async def test_concurrent_creates_with_one_ref_give_one_success_and_conflicts(
     api: Api, kind: str
 ) -> None:
@@ -136,6 +140,7 @@ async def test_concurrent_creates_with_one_ref_give_one_success_and_conflicts(
         ("user", "ref"),
     ],
 )
+@pytest.mark.no_queries
 async def test_nul_character_is_bad_user_input_not_a_driver_error(
     api: Api, db: Database, kind: str, field: str
 ) -> None:
@@ -156,6 +161,7 @@ async def test_nul_character_is_bad_user_input_not_a_driver_error(
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("title", ["", "   ", "\t\n "])
+@pytest.mark.no_queries
 async def test_empty_or_blank_title_is_refused_on_create_and_update(
     api: Api, db: Database, kind: str, title: str
 ) -> None:
@@ -180,6 +186,7 @@ async def test_empty_or_blank_title_is_refused_on_create_and_update(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.no_queries
 async def test_title_of_501_characters_is_refused_on_create_and_update(
     api: Api, db: Database, kind: str
 ) -> None:
@@ -205,6 +212,7 @@ async def test_title_of_501_characters_is_refused_on_create_and_update(
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("title", ["x" * 500, "é" * 500, "  " + "z" * 500 + "\n"])
+@pytest.mark.no_queries
 async def test_title_of_500_characters_is_accepted_and_stored_trimmed(
     api: Api, kind: str, title: str
 ) -> None:
@@ -220,6 +228,7 @@ async def test_title_of_500_characters_is_accepted_and_stored_trimmed(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.no_queries
 async def test_blank_or_overlong_ref_is_refused(api: Api, db: Database, kind: str) -> None:
     for ref in ("   ", "r" * 256):
         await refused(
@@ -234,6 +243,7 @@ async def test_blank_or_overlong_ref_is_refused(api: Api, db: Database, kind: st
 
 
 @pytest.mark.parametrize("mutation", list(BULK))
+@pytest.mark.no_queries
 async def test_more_than_1000_ids_in_a_bulk_call_is_refused_on_ids(
     api: Api, db: Database, mutation: str
 ) -> None:
@@ -245,6 +255,7 @@ async def test_more_than_1000_ids_in_a_bulk_call_is_refused_on_ids(
 
 
 @pytest.mark.parametrize("mutation", list(BULK))
+@pytest.mark.no_queries
 async def test_1000_ids_in_a_bulk_call_are_accepted_and_unknown_ones_fail(
     api: Api, mutation: str
 ) -> None:
@@ -324,6 +335,7 @@ NULL_REFUSED = [
 
 @pytest.mark.parametrize("form", ["variable", "literal"])
 @pytest.mark.parametrize(("mutation", "argument", "field"), NULL_REFUSED)
+@pytest.mark.no_queries
 async def test_explicit_null_for_a_field_without_a_null_state_is_refused(
     api: Api, db: Database, mutation: str, argument: str, field: str, form: str
 ) -> None:

@@ -46,6 +46,7 @@ def only_error(body: dict[str, object]) -> dict[str, object]:
 
 @pytest.mark.parametrize("accept", [JSON, GRAPHQL_RESPONSE])
 @pytest.mark.parametrize("query", ["query A { offers { id } }", TWO_OPERATIONS])
+@pytest.mark.no_queries
 async def test_unknown_operation_name_is_a_request_error_naming_it(
     client: AsyncClient, token: str, db: Database, accept: str, query: str
 ) -> None:
@@ -59,6 +60,7 @@ async def test_unknown_operation_name_is_a_request_error_naming_it(
 
 
 @pytest.mark.parametrize("accept", [JSON, GRAPHQL_RESPONSE])
+@pytest.mark.no_queries
 async def test_several_operations_without_a_name_run_nothing(
     client: AsyncClient, token: str, db: Database, accept: str
 ) -> None:
@@ -96,6 +98,7 @@ async def test_the_named_operation_is_the_one_that_runs(
 
 
 @pytest.mark.parametrize("accept", [JSON, GRAPHQL_RESPONSE])
+@pytest.mark.no_queries
 async def test_a_document_without_an_operation_is_a_request_error(
     client: AsyncClient, token: str, accept: str
 ) -> None:

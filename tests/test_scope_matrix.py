@@ -200,8 +200,20 @@ def scope_set_id(scopes: frozenset[Scope]) -> str:
     return " ".join(sorted(scopes)) or "none"
 
 
-@pytest.mark.parametrize("field", ROOT_FIELDS, ids=str)
+# Query fields on both read paths (conftest); mutations send no query operation, so their
+# half runs once.
+@pytest.mark.parametrize("field", [f for f in ROOT_FIELDS if f.operation == "query"], ids=str)
 async def test_scope_matrix(api: Api, db: Database, field: RootField) -> None:
+    await check_scope_matrix(api, db, field)
+
+
+@pytest.mark.no_queries
+@pytest.mark.parametrize("field", [f for f in ROOT_FIELDS if f.operation == "mutation"], ids=str)
+async def test_scope_matrix_of_mutations(api: Api, db: Database, field: RootField) -> None:
+    await check_scope_matrix(api, db, field)
+
+
+async def check_scope_matrix(api: Api, db: Database, field: RootField) -> None:
     needed = field.scope
     assert needed is not None, f"{field} has no scope decision"
     tokens = {scopes: await make_token(db, scopes) for scopes in SCOPE_SETS}
@@ -573,10 +585,27 @@ def test_a_field_that_can_be_refused_is_nullable() -> None:
     assert not non_null, non_null
 
 
-@pytest.mark.parametrize("root", sorted(ROOT_ARGUMENTS))
+QUERY_ROOTS = {field.name for field in ROOT_FIELDS if field.operation == "query"}
+
+
+# Query roots on both read paths (conftest); a mutation's payload is no query operation, so
+# that half runs once.
+@pytest.mark.parametrize("root", sorted(QUERY_ROOTS & set(ROOT_ARGUMENTS)))
 async def test_a_type_needs_its_scope_wherever_it_is_reached(
     api: Api, db: Database, root: str
 ) -> None:
+    await check_type_scopes(api, db, root)
+
+
+@pytest.mark.no_queries
+@pytest.mark.parametrize("root", sorted(set(ROOT_ARGUMENTS) - QUERY_ROOTS))
+async def test_a_type_needs_its_scope_in_every_mutation_payload(
+    api: Api, db: Database, root: str
+) -> None:
+    await check_type_scopes(api, db, root)
+
+
+async def check_type_scopes(api: Api, db: Database, root: str) -> None:
     """For every path from ``root`` to a protected type: where the scopes the path needs do
     not already grant the type, a token without it gets the field null, ONE FORBIDDEN error
     naming the type's scopes at that path, and the rest of the answer; a token with the

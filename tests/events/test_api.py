@@ -66,6 +66,7 @@ BAD_DATETIMES = [
 
 
 @pytest.mark.parametrize("value", BAD_DATETIMES)
+@pytest.mark.no_queries
 async def test_bad_datetime_variable_is_bad_user_input_on_its_field(
     api: Api, db: Database, value: str
 ) -> None:
@@ -81,6 +82,7 @@ async def test_bad_datetime_variable_is_bad_user_input_on_its_field(
 
 
 @pytest.mark.parametrize("value", BAD_DATETIMES)
+@pytest.mark.no_queries
 async def test_bad_datetime_literal_is_bad_user_input_on_its_field(
     api: Api, db: Database, value: str
 ) -> None:
@@ -134,6 +136,7 @@ async def test_closing_date_without_offset_is_bad_user_input(api: Api, db: Datab
 
 
 @pytest.mark.parametrize("form", ["variable", "literal"])
+@pytest.mark.no_queries
 async def test_int_outside_32_bits_is_bad_user_input_on_its_field(
     api: Api, db: Database, form: str
 ) -> None:
@@ -159,6 +162,7 @@ async def test_int_outside_32_bits_is_bad_user_input_on_its_field(
 
 
 @pytest.mark.parametrize("end", ["2025-09-12T08:59:59Z", START, "2025-09-12T10:00:00+02:00"])
+@pytest.mark.no_queries
 async def test_date_that_does_not_end_after_its_start_is_refused_on_end(
     api: Api, db: Database, end: str
 ) -> None:
@@ -426,6 +430,7 @@ async def test_nul_character_in_a_date_location_is_bad_user_input(api: Api, db: 
 
 
 @pytest.mark.parametrize("maximum", [0, -1])
+@pytest.mark.no_queries
 async def test_max_participants_below_one_is_refused(api: Api, db: Database, maximum: int) -> None:
     offer_id = await make_offer(api)
     await refused(

@@ -32,6 +32,7 @@ MALFORMED_UUIDS = [
 
 
 @pytest.mark.parametrize("value", MALFORMED_UUIDS)
+@pytest.mark.no_queries
 async def test_malformed_uuid_variable_is_bad_user_input_on_its_argument(
     api: Api, db: Database, value: str
 ) -> None:
@@ -48,6 +49,7 @@ async def test_malformed_uuid_variable_is_bad_user_input_on_its_argument(
 
 
 @pytest.mark.parametrize("value", MALFORMED_UUIDS)
+@pytest.mark.no_queries
 async def test_malformed_uuid_literal_is_bad_user_input_on_its_argument(
     api: Api, db: Database, value: str
 ) -> None:
@@ -86,6 +88,7 @@ async def test_malformed_uuid_in_a_bulk_list_names_its_index_and_archives_nothin
 
 
 @pytest.mark.parametrize("form", ["variable", "literal"])
+@pytest.mark.no_queries
 async def test_null_for_a_required_input_field_is_bad_user_input(
     api: Api, db: Database, form: str
 ) -> None:
@@ -108,6 +111,7 @@ OFFER_BY_REF = "query($ref: String) { offer(ref: $ref) { id ref } }"
 
 
 @pytest.mark.parametrize("invisible", ["\u200b\u200b", "\ufeff", " \u200d\u2060 ", "\u200e\t"])
+@pytest.mark.no_queries
 async def test_a_title_name_or_ref_of_invisible_characters_is_refused_as_empty(
     api: Api, invisible: str
 ) -> None:

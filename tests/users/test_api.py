@@ -40,6 +40,7 @@ async def test_concurrent_creates_with_one_email_in_any_case_give_one_success_an
 
 
 @pytest.mark.parametrize("email", ["ADA@EXAMPLE.COM", "Ada@Example.com", "  ada@example.com "])
+@pytest.mark.no_queries
 async def test_duplicate_email_in_another_case_is_conflict(
     api: Api, db: Database, email: str
 ) -> None:

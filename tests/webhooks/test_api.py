@@ -79,6 +79,7 @@ async def test_create_read_update_delete(api: Api) -> None:
         ({"description": "d" * 1001}, "webhookSubscription.description"),
     ],
 )
+@pytest.mark.no_queries
 async def test_bad_input_names_the_field_and_writes_nothing(
     api: Api, db: Database, fields: dict[str, Any], field: str
 ) -> None:
