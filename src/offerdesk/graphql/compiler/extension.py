@@ -5,8 +5,8 @@ compiled answer is stored like any other. The statement's text becomes the answe
 as an ``orjson.Fragment``, so graphql/http.py writes it into the body without decoding it.
 
 Anything the compiler cannot answer falls back, per operation, to the executor (the
-reference, and the path for mutations): logged at debug level with the field or value that
-forced it, and counted in ``FALLBACKS``.
+reference, and the path of mutations but known enroll documents): logged at debug level
+with the field or value that forced it, and counted in ``FALLBACKS``.
 
 A mutation the executor answered without errors is remembered when its plan has a change
 (``declarations.Write``): later requests of that document are carried out by
