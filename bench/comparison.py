@@ -44,7 +44,17 @@ import httpx
 
 from bench.datagen import asyncpg_dsn, ensure
 from bench.datasets import BENCH, DATA, DATASETS, Dataset
-from bench.run import LOADS, Load, balanced, free_port, machine, server, server_cpu, wrk
+from bench.run import (
+    LOADS,
+    Load,
+    balanced,
+    free_port,
+    machine,
+    server,
+    server_cpu,
+    stop_process,
+    wrk,
+)
 from bench.scenarios import SCENARIOS, Scenario
 
 POSTGRAPHILE = BENCH / "postgraphile"
@@ -175,12 +185,7 @@ def postgraphile(d: Dataset) -> Iterator[tuple[str, int]]:
             time.sleep(0.2)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 

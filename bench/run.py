@@ -65,6 +65,16 @@ LOADS = {
 # --- the server -------------------------------------------------------------------------------
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server process: SIGTERM, then SIGKILL after 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """A TCP port on the loopback that nothing listens on now."""
     import socket
@@ -149,12 +159,7 @@ def server(
             time.sleep(0.1)
         yield url, _worker_pids(process, workers)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 
