@@ -1,7 +1,8 @@
 """Test helpers: a GraphQL caller over real HTTP (ASGI), database snapshots, SQL counting."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -91,8 +92,8 @@ async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     return state
 
 
-@contextmanager
-def count_statements(db: Database) -> Iterator[list[str]]:
+@asynccontextmanager
+async def count_statements(db: Database) -> AsyncIterator[list[str]]:
     """Collects the SQL statements sent to the database inside the block, however they are
     sent: through SQLAlchemy, or on the driver's own connection (graphql/direct.py).
 
@@ -127,11 +128,19 @@ def count_statements(db: Database) -> Iterator[list[str]]:
 
     engine = db.engine.sync_engine
     event.listen(engine.pool, "checkout", checkout)
+    # The connections graphql/direct.py keeps checked out between requests are not checked
+    # out again (Database.driver_connection): their loggers are attached now.
+    for kept in db._kept:
+        driver = kept.driver_connection
+        driver.add_query_logger(logged)
+        attached.append(driver)
     if db.dialect != "sqlite":
         event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
+        # asyncpg calls its query loggers on the loop's next turn: let them run first.
+        await asyncio.sleep(0)
         active = False
         event.remove(engine.pool, "checkout", checkout)
         if db.dialect != "sqlite":

@@ -592,7 +592,7 @@ async def test_a_compiled_read_runs_one_statement_for_its_data(
     await seed(db)
     token = await make_token(db)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
-        with count_statements(db) as statements:
+        async with count_statements(db) as statements:
             response = await client.post(
                 "/graphql",
                 json={"query": Q3.replace("first: 50", "first: 5, includeArchived: true")},
@@ -844,7 +844,7 @@ async def test_a_known_compiled_read_is_one_statement_with_its_token(
     headers = {"Authorization": f"Bearer {token}"}
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
         first = await client.post("/graphql", json=body, headers=headers)
-        with count_statements(db) as statements:
+        async with count_statements(db) as statements:
             second = await client.post("/graphql", json=body, headers=headers)
     assert first.content == second.content
     assert "errors" not in second.json()

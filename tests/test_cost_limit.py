@@ -6,8 +6,11 @@ import re
 from typing import Any
 
 from bench.scenarios import Q1, Q2, Q3
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
 from offerdesk.config import Settings
+from offerdesk.graphql.cost import OperationCost, operation_cost
+from offerdesk.graphql.schema import SchemaOptions, build_schema
 from offerdesk.list_limits import (
     MAX_CONTENT_LINKS_PER_EVENT,
     MAX_DATES_PER_EVENT,
@@ -115,6 +118,9 @@ async def test_the_limit_is_configurable_and_counts_page_sizes_from_variables(
 
 async def _page_sizes(api: Api) -> None:
     page = "query($f: Int) { paginatedOffers(first: $f) { edges { node { id } } } }"
+    assert await api.data(page, {"f": 10}) == {"paginatedOffers": {"edges": []}}
+    assert "cost is 24; at most 22" in refused(await api(page, {"f": 11}))
+    # Again: a known document's costs are remembered by page size (cost.OperationCost).
     assert await api.data(page, {"f": 10}) == {"paginatedOffers": {"edges": []}}
     assert "cost is 24; at most 22" in refused(await api(page, {"f": 11}))
     # No first: the default page of 50.
@@ -227,3 +233,32 @@ async def test_a_failing_field_leaves_the_rest_of_the_answer_intact(api: Api) ->
         [listed] = answer["data"]["b"]
         assert len(listed["offerEvents"]) == 5
         assert all(len(event["dates"]) >= 2 for event in listed["offerEvents"])
+
+
+def test_a_remembered_cost_is_the_walked_cost_for_every_page_size() -> None:
+    # Two page-size variables, one used twice through a fragment, a literal page and a variable
+    # the walk never reads (an id): the remembered cost must equal a fresh walk's for each
+    # request, refused values included.
+    schema = build_schema(SchemaOptions.from_settings(Settings()))._schema
+    document = parse(
+        "query($a: Int, $b: Int, $id: UUID) { paginatedOffers(first: $a) { ...Page }"
+        " other: paginatedOffers(first: $b) { ...Page } users(first: 3) { edges { node { id } } }"
+        " offer(id: $id) { id } }"
+        " fragment Page on OfferConnection { edges { node { id offerEvents { id } } } }"
+    )
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    remembered = OperationCost(schema, operation, fragments)
+    assert remembered.names == ("a", "b")
+    values: list[Any] = [None, 1, 7, 100, 0, 101, -3, True, "5", [5]]
+    walked = set()
+    for a in values:
+        for b in (None, 2, 101):
+            for request in range(2):
+                variables = {"a": a, "b": b, "id": f"id {request}"}
+                cost = operation_cost(schema, operation, fragments, variables)
+                assert remembered(variables) == cost, variables
+                walked.add(cost)
+    assert len(walked) > 10

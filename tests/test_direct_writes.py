@@ -130,7 +130,7 @@ async def test_a_change_made_directly_answers_as_the_executor_reports_it(
     ]
     before = ANSWERED["write"]
     for variables in cases:
-        with count_statements(db) as statements:
+        async with count_statements(db) as statements:
             direct = await post(client, token, variables)
         if goes_direct(db):
             # The token check with the function call, then the payload; each its own

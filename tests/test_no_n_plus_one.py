@@ -65,7 +65,7 @@ async def seed_offers(db: Database, count: int) -> None:
 
 
 async def statements_for(api: Api, db: Database, query: str) -> tuple[int, dict]:
-    with count_statements(db) as statements:
+    async with count_statements(db) as statements:
         data = await api.data(query)
     return len(statements), data
 

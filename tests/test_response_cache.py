@@ -63,7 +63,7 @@ async def counted(
     api: Api, db: Database, query: str, variables: dict[str, Any] | None = None, **kw: Any
 ) -> tuple[dict[str, Any], list[str]]:
     """The JSON answer and the statements the request ran."""
-    with count_statements(db) as statements:
+    async with count_statements(db) as statements:
         answer = await api(query, variables, **kw)
     return answer, list(statements)
 

@@ -41,8 +41,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from offerdesk import locking
 from offerdesk.config import Settings
@@ -243,6 +244,10 @@ class Database:
             expire_on_commit=False,
             autoflush=False,
         )
+        # graphql/direct.py's connections kept checked out between requests (PostgreSQL), at
+        # most half the pool: the sessions always have the other half and the overflow.
+        self._kept: list[PoolProxiedConnection] = []
+        self._keep = settings.db_pool_size // 2 if self.dialect == "postgresql" else 0
 
     def read_session(self) -> AsyncSession:
         return self._reads()
@@ -337,7 +342,46 @@ class Database:
             Text,
         )
 
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """A pooled connection's own driver connection (asyncpg's or aiosqlite's) for a
+        statement compiled outside SQLAlchemy's execution (graphql/direct.py), with no
+        transaction open on it: each statement sent on it commits on its own.
+
+        SQLAlchemy's checkout and checkin of an ``AsyncConnection`` (about 0.09 ms of CPU)
+        cost as much as a compiled read's own work, so this takes the pool's connection
+        directly, and on PostgreSQL keeps up to half the pool's connections checked out between
+        uses (they show as checked out in the pool's metrics). SQLite takes one from the pool
+        each time: its pool's checkout hands the connection to the request's time budget.
+
+        A block that raises (cancellation included) leaves its connection closed, not pooled:
+        what state it is in is unknown. A connection left inside a transaction is closed too.
+        """
+        # The engine's pool of the moment: disposing of the engine replaces it.
+        pool = self.engine.sync_engine.pool
+        connection = self._kept.pop() if self._kept else await greenlet_spawn(pool.connect)
+        driver: Any = connection.driver_connection
+        try:
+            yield driver
+        except BaseException:
+            if self.dialect == "postgresql":
+                # Outside a greenlet SQLAlchemy terminates asyncpg's connection at once, where
+                # a graceful close could wait seconds for a statement being cancelled.
+                connection.invalidate()
+            else:
+                await greenlet_spawn(connection.invalidate)
+            raise
+        if self.dialect == "postgresql" and driver.is_in_transaction():
+            connection.invalidate()
+        elif len(self._kept) < self._keep:
+            self._kept.append(connection)
+        else:
+            await greenlet_spawn(connection.close)
+
     async def dispose(self) -> None:
+        kept, self._kept = self._kept, []
+        for connection in kept:
+            await greenlet_spawn(connection.close)
         await self.engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """The scopes a token can carry (SPEC §1)."""
 
 from enum import StrEnum
+from functools import lru_cache
 
 from offerdesk.errors import bad_input
 
@@ -20,8 +21,12 @@ class Scope(StrEnum):
 ALL_SCOPES = frozenset(Scope)
 
 
+# Remembered: every request parses its token's scopes (auth/service.principal_from_row), and a
+# service has a handful of distinct scope lists.
+@lru_cache(maxsize=256)
 def parse_scopes(text: str, field: str = "scopes") -> frozenset[Scope]:
-    """Parse a space-separated scope list (the OAuth 2.0 form); unknown names are an error."""
+    """Parse a space-separated scope list (the OAuth 2.0 form); unknown names are an error
+    (BAD_USER_INPUT naming ``field``)."""
     names = text.split()
     unknown = sorted(set(names) - {s.value for s in Scope})
     if unknown:

@@ -90,6 +90,8 @@ class _Walk:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        # The variables given as a ``first`` argument: all the walk reads of ``variables``.
+        self.read: set[str] = set()
 
     def cost(
         self,
@@ -144,8 +146,20 @@ class _Walk:
             field_type = field_type.of_type
         if not isinstance(field_type, GraphQLObjectType):
             return multiplier
-        child_page = _first_argument(node, self.variables)
+        child_page = self._first_argument(node)
         return multiplier + self.cost(field_type, node.selection_set, inner, child_page, seen)
+
+    def _first_argument(self, field: FieldNode) -> int:
+        for argument in field.arguments or ():
+            if argument.name.value != "first":
+                continue
+            if isinstance(argument.value, IntValueNode):
+                return _page_size(int(argument.value.value))
+            if isinstance(argument.value, VariableNode):
+                self.read.add(argument.value.name.value)
+                return _page_size(self.variables.get(argument.value.name.value))
+            return _page_size(None)
+        return DEFAULT_PAGE_SIZE
 
     def _type(
         self, condition: NamedTypeNode | None, parent: GraphQLObjectType
@@ -156,22 +170,50 @@ class _Walk:
         return named if isinstance(named, GraphQLObjectType) else parent
 
 
-def _first_argument(field: FieldNode, variables: dict[str, Any]) -> int:
-    for argument in field.arguments or ():
-        if argument.name.value != "first":
-            continue
-        value: Any = None
-        if isinstance(argument.value, IntValueNode):
-            value = int(argument.value.value)
-        elif isinstance(argument.value, VariableNode):
-            value = variables.get(argument.value.name.value)
-        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PAGE_SIZE:
-            return value
-        if value is None:
-            return DEFAULT_PAGE_SIZE
-        # A value the page rules refuse anyway (BAD_USER_INPUT): count the largest page.
-        return MAX_PAGE_SIZE
-    return DEFAULT_PAGE_SIZE
+def _page_size(value: Any) -> int:
+    """The page size a ``first`` of ``value`` is counted with."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PAGE_SIZE:
+        return value
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    # A value the page rules refuse anyway (BAD_USER_INPUT): count the largest page.
+    return MAX_PAGE_SIZE
+
+
+class OperationCost:
+    """``operation_cost`` of one operation, remembered by the only thing in a request that it
+    depends on: the page sizes its ``first`` variables give. A known operation
+    (graphql/direct.py) then costs a dictionary look-up per request instead of a walk."""
+
+    # Distinct page-size combinations remembered; past that, each is walked again.
+    MAX_REMEMBERED = 256
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDefinitionNode],
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = fragments
+        # Which variables the walk reads does not depend on their values: one walk tells.
+        walk = _Walk(schema, fragments, {})
+        root = schema.get_root_type(operation.operation)
+        if root is not None:
+            walk.cost(root, operation.selection_set, 1, DEFAULT_PAGE_SIZE, frozenset())
+        self.names = tuple(sorted(walk.read))
+        self._costs: dict[tuple[int, ...], int] = {}
+
+    def __call__(self, variables: dict[str, Any]) -> int:
+        """``operation_cost`` of the operation with ``variables`` (as sent)."""
+        key = tuple(_page_size(variables.get(name)) for name in self.names)
+        cost = self._costs.get(key)
+        if cost is None:
+            cost = operation_cost(self.schema, self.operation, self.fragments, variables)
+            if len(self._costs) < self.MAX_REMEMBERED:
+                self._costs[key] = cost
+        return cost
 
 
 class CostLimit(SchemaExtension):

@@ -46,7 +46,6 @@ from typing import Any
 from graphql import GraphQLSchema
 from graphql.execution.values import VariableValues, get_variable_values
 from sqlalchemy import Text, and_, bindparam, case, literal_column, null, select, true
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from offerdesk.auth.service import (
     Principal,
@@ -60,7 +59,6 @@ from offerdesk.errors import DomainError
 from offerdesk.graphql.cache import CacheKey, ResponseCache, cache_key
 from offerdesk.graphql.compiler.declarations import RESULT_ID, Fallback, Write
 from offerdesk.graphql.compiler.plan import Plan, PlannedWrite, Plans, Unsupported
-from offerdesk.graphql.cost import operation_cost
 from offerdesk.graphql.documents import DocumentCache
 from offerdesk.graphql.inputs import check_strings, check_variables
 
@@ -145,9 +143,7 @@ class DirectReads:
             check_strings(strings, variables)
         except DomainError:
             return None
-        if operation_cost(self.schema, known.operation, known.fragments, variables) > (
-            self.max_cost
-        ):
+        if known.cost(variables) > self.max_cost:
             return None
         coerced = get_variable_values(
             self.schema, known.operation.variable_definitions or (), variables
@@ -176,7 +172,7 @@ class DirectReads:
         parameters["cached_version"] = cache.version(key) if cache is not None and key else None
         parameters["token_hash"] = hash_secret(token)
         parameters["token_now"] = utcnow()
-        row = await self._fetch(db.engine, self._prepare(plan, db), parameters)
+        row = await self._fetch(db, self._prepare(plan, db), parameters)
         principal = principal_from_row(row)
         if row is None or principal is None:
             return None
@@ -210,12 +206,11 @@ class DirectReads:
             values = write.values(planned.arguments(coerced))
         except (Fallback, DomainError):
             return None
+        if db.dialect != "postgresql":
+            return None
         change, payload = self._prepare_write(plan, write, db)
-        async with db.engine.connect() as connection:
-            driver = await _autocommitting(connection)
-            if driver is None:
-                return None
-            try:
+        try:
+            async with db.driver_connection() as driver:
                 credentials = {"token_hash": hash_secret(token), "token_now": utcnow()}
                 row = await _record(driver, change, {**values, **credentials})
                 if row is None:
@@ -230,10 +225,9 @@ class DirectReads:
                     return None
                 write.committed(row)
                 data = await _run(driver, db.dialect, payload, {**parameters, RESULT_ID: result})
-            except Exception:
-                # As for reads; the change may run again (``Write``'s contract).
-                await connection.invalidate()
-                return None
+        except Exception:
+            # As for reads; the change may run again (``Write``'s contract).
+            return None
         if data is None:
             return None
         ANSWERED["write"] += 1
@@ -266,21 +260,18 @@ class DirectReads:
         return prepared
 
     async def _fetch(
-        self, engine: AsyncEngine, prepared: _Prepared, parameters: dict[str, Any]
+        self, db: Database, prepared: _Prepared, parameters: dict[str, Any]
     ) -> tuple[Any, ...] | None:
-        async with engine.connect() as connection:
-            # The driver's own connection: SQLAlchemy's execution (cache key of a statement
-            # this size, result processing) cost more than the rest of the request.
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            try:
-                return await _run(driver, engine.dialect.name, prepared, parameters)
-            except Exception:
-                # The full path runs the request again and answers as it does (a masked
-                # error, or 503 when the database is unavailable); a connection that failed
-                # here is not given back to the pool.
-                await connection.invalidate()
-                return None
+        # The driver's own connection: SQLAlchemy's execution (cache key of a statement this
+        # size, result processing) cost more than the rest of the request.
+        try:
+            async with db.driver_connection() as driver:
+                return await _run(driver, db.dialect, prepared, parameters)
+        except Exception:
+            # The full path runs the request again and answers as it does (a masked error, or
+            # 503 when the database is unavailable); the connection that failed here is closed
+            # (Database.driver_connection).
+            return None
 
 
 # The bearer token's check (auth/service.token_lookup) with its values as bound parameters.
@@ -302,16 +293,6 @@ def _compile(statement: Any, db: Database) -> _Prepared:
     # Values the statement fixed itself (a LIMIT of 1, …).
     defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
     return _Prepared(str(compiled), names, processors, defaults)
-
-
-async def _autocommitting(connection: AsyncConnection) -> Any:
-    """The driver's connection under ``connection`` when each statement sent on it commits on
-    its own (no transaction open on it), else None."""
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if connection.dialect.name != "postgresql" or driver.is_in_transaction():
-        return None
-    return driver
 
 
 def _arguments(prepared: _Prepared, parameters: Mapping[str, Any]) -> list[Any]:

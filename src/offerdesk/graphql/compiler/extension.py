@@ -82,7 +82,7 @@ class CompiledReads(SchemaExtension):
             schema, context.db.dialect, execution.query, document, operation, variables
         )
         if isinstance(plan, Plan) and plan.write is not None:
-            self.plans.remember(execution.query, document, operation)
+            self.plans.remember(schema, execution.query, document, operation)
 
     async def _answer(self, context: Context) -> str | None:
         execution = self.execution_context
@@ -114,7 +114,7 @@ class CompiledReads(SchemaExtension):
         except Fallback as exc:
             _fall_back(exc.reason)
             return None
-        self.plans.remember(execution.query, document, operation)
+        self.plans.remember(schema, execution.query, document, operation)
         async with context.read() as session:
             try:
                 # Core execution on the session's connection: the statement has no ORM

@@ -56,6 +56,7 @@ from offerdesk.graphql.compiler.declarations import (
     Write,
 )
 from offerdesk.graphql.compiler.json_sql import BOOLEAN, INT, STRING, JsonSql, json_sql, leaf_kind
+from offerdesk.graphql.cost import OperationCost
 from offerdesk.graphql.documents import document_bytes
 from offerdesk.graphql.lru import BytesLRU
 from offerdesk.graphql.permissions import field_readers, required_scope
@@ -516,6 +517,8 @@ class KnownOperation:
     document: DocumentNode
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
+    # The operation's cost, by the variables of a request (graphql/cost.py).
+    cost: OperationCost
 
     @property
     def name(self) -> str | None:
@@ -558,7 +561,11 @@ class Plans:
         return known if isinstance(known, KnownOperation) else None
 
     def remember(
-        self, query: str, document: DocumentNode, operation: OperationDefinitionNode
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
     ) -> None:
         """Note that ``operation`` of ``query`` passed the schema's checks and was answered by
         a plan: under its name, and under no name when it is the document's only operation
@@ -569,7 +576,9 @@ class Plans:
             for definition in document.definitions
             if isinstance(definition, FragmentDefinitionNode)
         }
-        known = KnownOperation(document, operation, fragments)
+        known = KnownOperation(
+            document, operation, fragments, OperationCost(schema, operation, fragments)
+        )
         operations = [
             definition
             for definition in document.definitions
