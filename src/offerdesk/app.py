@@ -21,7 +21,7 @@ from offerdesk.auth.http import token_endpoint
 from offerdesk.config import Settings, get_settings
 from offerdesk.db import Database
 from offerdesk.graphql.cache import ResponseCache
-from offerdesk.graphql.http import STATIC_DIR, graphql_endpoint
+from offerdesk.graphql.http import STATIC_DIR, DirectRoute, graphql_endpoint
 from offerdesk.graphql.limits import BodySizeLimit
 from offerdesk.graphql.schema import SchemaOptions, build_schema
 from offerdesk.idempotency import Idempotency
@@ -111,7 +111,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     callers = CallerKeys(database)
     middleware = [
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-        # Inside the body limit: it reads the body first, which must not bypass the limit.
+        # Inside the body limit: both read the body first, which must not bypass the limit.
+        # Requests graphql/direct.py answers are answered before the router (DirectRoute).
+        Middleware(DirectRoute),
         Middleware(Idempotency, db=database, caller_key=callers),
     ]
     per_client = Budget.parse(settings.rate_limit)

@@ -223,7 +223,7 @@ class Idempotency:
         body = await _read_body(receive)
         print_ = fingerprint(body)
         if print_ is None:
-            await self.app(scope, _replay_body(body), send)
+            await self.app(scope, replay_body(body), send)
             return
         if await self._replayed(send, caller, key, print_):
             return
@@ -235,7 +235,7 @@ class Idempotency:
             held.append(message)
 
         try:
-            await self.app(scope, _replay_body(body), hold)
+            await self.app(scope, replay_body(body), hold)
         except BaseException:
             await claim.abandon()
             raise
@@ -325,7 +325,9 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _replay_body(body: bytes) -> Receive:
+def replay_body(body: bytes) -> Receive:
+    """An ASGI ``receive`` for an app called after the request's ``body`` was read: it gives
+    the body, whole, and then waits as a request whose client stays does."""
     sent = False
 
     async def receive() -> Message:

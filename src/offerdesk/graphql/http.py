@@ -7,12 +7,14 @@ form and text bodies (CSRF) are then decided in one readable place.
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -21,7 +23,6 @@ from strawberry.types.graphql import OperationType
 from offerdesk import idempotency
 from offerdesk.auth.service import Principal, principal_for_token
 from offerdesk.config import Settings
-from offerdesk.db import Database
 from offerdesk.errors import ErrorCode
 from offerdesk.graphql.context import Context
 from offerdesk.graphql.direct import DirectAnswer
@@ -209,30 +210,42 @@ async def authenticate(request: Request, context: Context) -> Principal:
     return principal
 
 
+def _direct_kinds(request: Request, settings: Settings) -> tuple[bool, bool]:
+    """Whether graphql/direct.py may answer this request if it is a query / a mutation: a
+    query when compiled reads are on (over GET only where GET queries are), a mutation when
+    compiled writes are on and it came over POST; neither without a bearer token."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False, False
+    reads = settings.compiled_reads and (request.method == "POST" or settings.get_queries_enabled)
+    writes = settings.compiled_writes and request.method == "POST"
+    return reads, writes
+
+
+def _may_go_direct(request: Request, settings: Settings) -> bool:
+    """Whether graphql/direct.py may answer this request, judged by its headers."""
+    return any(_direct_kinds(request, settings))
+
+
 async def _direct(request: Request, context: Context, raw: bytes) -> DirectAnswer | None:
     """A known compiled query answered in one statement with its token check, or a known
     mutation carried out without the executor (graphql/direct.py); or None: the request then
     takes the full path, where anything wrong with it (the token first) is answered as always.
     """
-    settings = context.settings
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    reads = settings.compiled_reads and (request.method == "POST" or settings.get_queries_enabled)
-    # A keyed request's change commits with its stored answer (idempotency.py): the full path.
-    writes = settings.compiled_writes and request.method == "POST" and idempotency.current() is None
-    if not (reads or writes) or scheme.lower() != "bearer" or not token.strip():
-        return None
+    reads, writes = _direct_kinds(request, context.settings)
     try:
         query, variables, operation_name = _check_params(_params(request, raw))
     except HttpError:
         return None
     schema: OfferdeskSchema = request.app.state.schema
+    token = request.headers["authorization"].partition(" ")[2].strip()
     return await schema.direct.answer(
         context.db,
         context.response_cache,
         query,
         variables or {},
         operation_name,
-        token.strip(),
+        token,
         reads=reads,
         writes=writes,
     )
@@ -253,10 +266,9 @@ def unavailable(
 
 
 async def graphql_endpoint(request: Request) -> Response:
+    """The full path of ``/graphql``: authentication, then Strawberry's executor (requests that
+    ``DirectRoute`` answered never get here)."""
     settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
-    request_id = safe_request_id(request.headers.get("x-request-id"))
-    media_type = response_media_type(request)
     if (
         request.method == "GET"
         and "query" not in request.query_params
@@ -264,60 +276,143 @@ async def graphql_endpoint(request: Request) -> Response:
         and "text/html" in request.headers.get("accept", "")
     ):
         return HTMLResponse(GRAPHIQL_PAGE)
-    context = Context(
-        db, settings, request_id, Principal(scopes=frozenset()), request.app.state.response_cache
-    )
-    budget = settings.request_timeout_seconds
-    try:
+    exchange = _Exchange(request)
+    context = exchange.context
+
+    async def run() -> Response:
         # The body first, holding nothing but the socket (a slow client must not hold a pooled
         # connection); it is judged only after authentication.
         raw = b"" if request.method == "GET" else await read_body(request, settings)
-        async with db.time_budget(budget):
-            direct = await _direct(request, context, raw)
-            if direct is not None:
-                context.principal = direct.principal
-                context.committed = context.wrote = direct.wrote
-                note_operation(direct.operation_name)
-                encoded = b'{"data":' + direct.data + b"}"
-                headers = {"X-Request-Id": request_id}
-                return capped_response(encoded, 200, media_type, headers, context)
+        async with context.db.time_budget(settings.request_timeout_seconds):
             # Authentication comes first: without a valid token nothing about the request is
             # judged, so a bad body gets 401 too (SPEC §1), not a hint about what would pass.
             context.principal = await authenticate(request, context)
-            result = await _execute(request, context, raw, media_type)
-    except HttpError as exc:
-        return json_response(error_body(exc.code, exc.message), exc.status, media_type, exc.headers)
-    except ClientDisconnect:
-        # Nobody is left to answer; not an error of ours (an info line, no traceback).
-        log.info("request %s: the client disconnected before sending its whole body", request_id)
-        return Response(status_code=400)
-    except TimeoutError:
-        if context.committed:
-            # The change stands: "nothing was written, retry" would be false.
-            log.exception("request %s ran out of its time budget after committing", request_id)
-            return _masked(media_type, request_id)
-        # The request's own deadline; its session is closed (rolled back) below.
-        log.warning("request %s ran out of its time budget (%g s)", request_id, budget)
-        return unavailable(
-            media_type, request_id, f"the request ran out of its time budget ({budget:g} s)"
-        )
-    except Exception as exc:
-        if is_transient(exc) and not context.committed:
-            log.warning("request %s: database unavailable: %r", request_id, exc)
-            return unavailable(media_type, request_id)
-        # Outside GraphQL execution (authentication, a lost database): masked like any other
-        # unexpected error, the detail in the log under the request id.
-        log.exception("unexpected error in request %s", request_id)
-        return _masked(media_type, request_id)
-    finally:
-        await context.close()
+            result = await _execute(request, context, raw, exchange.media_type)
+        return _result_response(result, context, exchange.media_type)
 
+    response = await exchange.guarded(run)
+    assert response is not None  # run() always answers
+    return response
+
+
+class DirectRoute:
+    """ASGI middleware: a ``/graphql`` request that graphql/direct.py answers (a known compiled
+    query, a known mutation with a ``Write`` declaration) is answered here, ahead of the router,
+    the request and response objects of the endpoint and the Idempotency middleware, which a
+    request with an ``Idempotency-Key`` passes through to (its change must commit with its
+    stored answer). It sits inside the access log, CORS, the rate limits and the body limit,
+    which apply to every request alike.
+
+    The body is read as the endpoint reads it (``read_body``: its size limit and time limit),
+    and a request this path does not answer goes on with that body, read already. Failures are
+    answered as the endpoint answers them (``_Exchange.guarded``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "POST")
+            or scope["path"] not in idempotency.GRAPHQL_PATHS
+            or any(name == idempotency.HEADER for name, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        settings: Settings = request.app.state.settings
+        if not _may_go_direct(request, settings):
+            await self.app(scope, receive, send)
+            return
+        exchange = _Exchange(request)
+        raw = b""
+
+        async def run() -> Response | None:
+            nonlocal raw
+            raw = b"" if request.method == "GET" else await read_body(request, settings)
+            context = exchange.context
+            async with context.db.time_budget(settings.request_timeout_seconds):
+                direct = await _direct(request, context, raw)
+            if direct is None:
+                return None
+            context.principal = direct.principal
+            context.committed = context.wrote = direct.wrote
+            note_operation(direct.operation_name)
+            encoded = b'{"data":' + direct.data + b"}"
+            return capped_response(encoded, 200, exchange.media_type, context)
+
+        response = await exchange.guarded(run)
+        if response is not None:
+            await response(scope, receive, send)
+        elif raw:
+            await self.app(scope, idempotency.replay_body(raw), send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class _Exchange:
+    """One ``/graphql`` request's id, answer media type and context, and the answers to what
+    can go wrong while it runs: the same for the endpoint and ``DirectRoute``."""
+
+    def __init__(self, request: Request) -> None:
+        self.request_id = safe_request_id(request.headers.get("x-request-id"))
+        self.media_type = response_media_type(request)
+        state = request.app.state
+        self.context = Context(
+            state.db,
+            state.settings,
+            self.request_id,
+            Principal(scopes=frozenset()),
+            state.response_cache,
+        )
+
+    async def guarded(self, run: Callable[[], Awaitable[Response | None]]) -> Response | None:
+        """What ``run`` answers, or the answer to what it raised; the context is closed."""
+        context, media_type, request_id = self.context, self.media_type, self.request_id
+        try:
+            return await run()
+        except HttpError as exc:
+            return json_response(
+                error_body(exc.code, exc.message), exc.status, media_type, exc.headers
+            )
+        except ClientDisconnect:
+            # Nobody is left to answer; not an error of ours (an info line, no traceback).
+            log.info(
+                "request %s: the client disconnected before sending its whole body", request_id
+            )
+            return Response(status_code=400)
+        except TimeoutError:
+            if context.committed:
+                # The change stands: "nothing was written, retry" would be false.
+                log.exception("request %s ran out of its time budget after committing", request_id)
+                return _masked(media_type, request_id)
+            # The request's own deadline; its session is closed (rolled back) below.
+            budget = context.settings.request_timeout_seconds
+            log.warning("request %s ran out of its time budget (%g s)", request_id, budget)
+            return unavailable(
+                media_type, request_id, f"the request ran out of its time budget ({budget:g} s)"
+            )
+        except Exception as exc:
+            if is_transient(exc) and not context.committed:
+                log.warning("request %s: database unavailable: %r", request_id, exc)
+                return unavailable(media_type, request_id)
+            # Outside GraphQL execution (authentication, a lost database): masked like any
+            # other unexpected error, the detail in the log under the request id.
+            log.exception("unexpected error in request %s", request_id)
+            return _masked(media_type, request_id)
+        finally:
+            await context.close()
+
+
+def _result_response(result: ExecutionResult, context: Context, media_type: str) -> Response:
+    """The HTTP answer to the executor's ``result``."""
+    request_id = context.request_id
     headers = {"X-Request-Id": request_id}
     if not result.errors:
         if context.cached_answer is not None:
             encoded = b'{"data":' + context.cached_answer + b"}"
-            return capped_response(encoded, 200, media_type, headers, context)
-        return capped_response({"data": result.data}, 200, media_type, headers, context)
+            return capped_response(encoded, 200, media_type, context)
+        return capped_response({"data": result.data}, 200, media_type, context)
     if not context.committed and any(is_transient(error.original_error) for error in result.errors):
         # A field failed because the database went away: the answer would be partial for a
         # reason that has nothing to do with the request. Nothing was committed (a mutation's
@@ -332,21 +427,18 @@ async def graphql_endpoint(request: Request) -> Response:
         status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
         return json_response({"errors": errors}, status, media_type, headers)
     answer = {"data": result.data, "errors": errors}
-    return capped_response(answer, 200, media_type, headers, context)
+    return capped_response(answer, 200, media_type, context)
 
 
 def capped_response(
-    body: dict[str, Any] | bytes,
-    status: int,
-    media_type: str,
-    headers: dict[str, str],
-    context: Context,
+    body: dict[str, Any] | bytes, status: int, media_type: str, context: Context
 ) -> Response:
     """The answer, unless its JSON is over ``max_response_bytes``: then a TOO_COMPLEX error in
     its place (a client that needs that much asks for smaller pages or fewer fields). The cost
     limit refuses most such documents before they run; this bounds what gets through."""
     encoded = body if isinstance(body, bytes) else orjson.dumps(body)
     limit = context.settings.max_response_bytes
+    headers = {"X-Request-Id": context.request_id}
     if len(encoded) <= limit:
         return Response(
             encoded,
