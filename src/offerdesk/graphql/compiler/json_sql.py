@@ -130,11 +130,15 @@ class JsonSql:
         elif kind == UUID:
             text = _concat(['"', self.uuid_text(expr), '"'])
         else:
-            # serialize_datetime: seconds, then ".ffffff" without its trailing zeros (none
-            # at all when they are all zero), then "Z".
-            fraction = func.rtrim(_concat([".", self.micros(expr)]), _sql_string(".0"))
-            text = _concat(['"', self.seconds(expr), fraction, 'Z"'])
+            text = self.datetime_string(expr)
         return func.coalesce(text, _sql_string("null"))
+
+    def datetime_string(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A timestamp column as a JSON string in serialize_datetime's form (graphql/scalars.py):
+        seconds, then ".ffffff" without its trailing zeros (none at all when they are all zero),
+        then "Z"."""
+        fraction = func.rtrim(_concat([".", self.micros(expr)]), _sql_string(".0"))
+        return _concat(['"', self.seconds(expr), fraction, 'Z"'])
 
     def string(self, text: str) -> ColumnElement[Any]:
         """A constant JSON string (``__typename``)."""
@@ -212,6 +216,12 @@ class PostgresJson(JsonSql):
 
     def micros(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.to_char(self._utc(expr), _sql_string("US"))
+
+    def datetime_string(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        # PostgreSQL's JSON form of a timestamp is ISO 8601 with the fraction's trailing zeros
+        # already dropped: only the "Z" goes in before the closing quote. Half the cost of the
+        # two to_char calls, which were a sixth of a catalogue page's time (bench/RESULTS.md).
+        return _concat([func.left(cast(func.to_json(self._utc(expr)), Text), -1), 'Z"'])
 
     def aggregate(
         self,
