@@ -668,6 +668,37 @@ async def test_a_nested_type_without_its_scope_falls_back_and_with_it_compiles(
         assert FALLBACKS.total() == before
 
 
+async def test_callers_with_different_scopes_asking_one_document_get_their_own_answers(
+    app: Starlette, reference: Starlette, db: Database
+) -> None:
+    """One plan serves every caller, and remembers what each set of scopes lacks
+    (Plan.missing_scopes): callers with different scopes asking the same document in turn,
+    known to the direct path after the first answer, each get the answer the executor gives
+    them."""
+    seeded = await seed(db)
+    scope_sets = [
+        frozenset({Scope.EVENTS_READ, Scope.CONTENT_READ}),
+        frozenset({Scope.EVENTS_READ}),
+        frozenset({Scope.CONTENT_READ}),
+    ]
+    tokens = [await make_token(db, scopes) for scopes in scope_sets]
+    body = {"query": FULL_EVENT, "variables": {"id": str(seeded.events["full"])}}
+    codes = []
+    async with (
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client,
+        AsyncClient(transport=ASGITransport(app=reference), base_url="http://t") as executor,
+    ):
+        for token in [*tokens, *reversed(tokens), *tokens]:
+            headers = {"Authorization": f"Bearer {token}", "X-Request-Id": "scope-sets"}
+            answer = (await client.post("/graphql", json=body, headers=headers)).content
+            expected = (await executor.post("/graphql", json=body, headers=headers)).content
+            assert answer == expected
+            errors = orjson.loads(answer).get("errors", [])
+            codes.append([error["extensions"]["code"] for error in errors])
+    first = [[], ["FORBIDDEN"], ["FORBIDDEN"]]
+    assert codes == [*first, *reversed(first), *first]
+
+
 async def test_plans_are_compiled_once_per_variable_shape(
     app: Starlette, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, and_, any_, exists, func, or_, select
@@ -134,12 +135,19 @@ def principal_from_row(row: Row[Any] | tuple[Any, ...] | None) -> Principal | No
     or None when there is no row or the token is not valid."""
     if row is None or not row[0]:
         return None
-    scopes = parse_scopes(row[1])
-    if row[3] is None:
-        return Principal(scopes=scopes)
+    return _principal(row[1], row[2], row[3])
+
+
+# Every request makes one, from a handful of distinct rows (Principal is immutable).
+@lru_cache(maxsize=1024)
+def _principal(scopes: str, client_scopes: str | None, client_id: str | None) -> Principal:
+    if client_id is None:
+        return Principal(scopes=parse_scopes(scopes))
     # A client's scopes may have been narrowed since the token was issued: the token never
     # carries more than its client holds now.
-    return Principal(scopes=scopes & parse_scopes(row[2]), client_id=row[3])
+    return Principal(
+        scopes=parse_scopes(scopes) & parse_scopes(client_scopes or ""), client_id=client_id
+    )
 
 
 def token_allows(token: Any, needed: frozenset[frozenset[str]]) -> ColumnElement[bool]:

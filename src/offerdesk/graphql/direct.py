@@ -176,7 +176,7 @@ class DirectReads:
         principal = principal_from_row(row)
         if row is None or principal is None:
             return None
-        if plan.missing_scopes(frozenset(scope.value for scope in principal.scopes)):
+        if plan.missing_scopes(principal.scopes):
             return None
         version, data = row[4], row[5]
         if data is None:

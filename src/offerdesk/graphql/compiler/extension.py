@@ -105,7 +105,7 @@ class CompiledReads(SchemaExtension):
         if isinstance(plan, Unsupported):
             _fall_back(plan.reason)
             return None
-        missing = plan.missing_scopes(frozenset(scope.value for scope in context.principal.scopes))
+        missing = plan.missing_scopes(context.principal.scopes)
         if missing:
             _fall_back(f"scope {', '.join(missing)} missing")
             return None

@@ -65,6 +65,10 @@ from offerdesk.pagination import after_condition, decode_cursor, keyset_order, p
 ParamSource = Callable[[VariableValues, dict[int, dict[str, Any]]], Any]
 
 
+# Distinct scope sets a plan remembers its answer for (Plan.missing_scopes).
+MAX_SCOPE_SETS = 64
+
+
 @dataclass(frozen=True, eq=False)
 class Plan:
     """One statement for a (document, operation, variable shape), the parameters it takes
@@ -79,6 +83,10 @@ class Plan:
     # A mutation's plan: its one root field's change, ``data`` being the payload read after
     # it (graphql/direct.py).
     write: "PlannedWrite | None" = None
+    # missing_scopes by the scopes held: a service's callers hold a handful of scope sets.
+    _missing: dict[frozenset[str], tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False
+    )
     # SQLAlchemy's compiled form of ``statement`` (its ``compiled_cache`` execution option),
     # kept with the plan: in the engine's own cache, bounded by count, it would keep the
     # statements of plans long evicted from ``Plans`` alive.
@@ -89,10 +97,18 @@ class Plan:
         """The statement whose one value is ``data``."""
         return select(self.data.label("data"))
 
-    def missing_scopes(self, held: frozenset[str]) -> list[str]:
-        """What a principal holding the scopes ``held`` lacks, each as ``a or b``; empty when
-        it may read everything the plan answers."""
-        return sorted(" or ".join(sorted(needed)) for needed in self.scopes if not needed & held)
+    def missing_scopes(self, held: frozenset[str]) -> tuple[str, ...]:
+        """What a principal holding the scopes ``held`` lacks, each as ``a or b``, sorted; empty
+        when it may read everything the plan answers. (``Scope`` members are strings: a
+        principal's scopes are taken as they are.)"""
+        missing = self._missing.get(held)
+        if missing is None:
+            missing = tuple(
+                sorted(" or ".join(sorted(needed)) for needed in self.scopes if not needed & held)
+            )
+            if len(self._missing) < MAX_SCOPE_SETS:
+                self._missing[held] = missing
+        return missing
 
     def parameters(self, variables: VariableValues) -> dict[str, Any]:
         """This request's parameter values; ``Fallback`` when one is refused (a malformed
