@@ -244,10 +244,13 @@ class Database:
             expire_on_commit=False,
             autoflush=False,
         )
-        # graphql/direct.py's connections kept checked out between requests (PostgreSQL), at
-        # most half the pool: the sessions always have the other half and the overflow.
+        # graphql/direct.py's connections (PostgreSQL): at most half the pool, kept checked
+        # out between requests; the sessions always have the other half and the overflow.
         self._kept: list[PoolProxiedConnection] = []
-        self._keep = settings.db_pool_size // 2 if self.dialect == "postgresql" else 0
+        self._keep = settings.db_pool_size // 2
+        self._direct_slots = (
+            asyncio.Semaphore(max(self._keep, 1)) if self.dialect == "postgresql" else None
+        )
 
     def read_session(self) -> AsyncSession:
         return self._reads()
@@ -350,33 +353,45 @@ class Database:
 
         SQLAlchemy's checkout and checkin of an ``AsyncConnection`` (about 0.09 ms of CPU)
         cost as much as a compiled read's own work, so this takes the pool's connection
-        directly, and on PostgreSQL keeps up to half the pool's connections checked out between
-        uses (they show as checked out in the pool's metrics). SQLite takes one from the pool
-        each time: its pool's checkout hands the connection to the request's time budget.
+        directly. On PostgreSQL these requests share at most half the pool's connections (one
+        in a pool of one, given back after each use), kept checked out between uses (the
+        pool's metrics count them as checked out), and wait their turn for one: under a storm,
+        checking out more would take the pool's overflow, whose connections are closed when
+        given back, and each new connection prepares its statements again
+        (bench/M1-ENROLLMENT-FUNCTIONS.md). SQLite takes one from the pool each time: its
+        pool's checkout hands the connection to the request's time budget.
 
         A block that raises (cancellation included) leaves its connection closed, not pooled:
         what state it is in is unknown. A connection left inside a transaction is closed too.
         """
-        # The engine's pool of the moment: disposing of the engine replaces it.
-        pool = self.engine.sync_engine.pool
-        connection = self._kept.pop() if self._kept else await greenlet_spawn(pool.connect)
-        driver: Any = connection.driver_connection
-        try:
-            yield driver
-        except BaseException:
-            if self.dialect == "postgresql":
+        if self._direct_slots is None:
+            connection = await greenlet_spawn(self.engine.sync_engine.pool.connect)
+            try:
+                yield connection.driver_connection
+            except BaseException:
+                await greenlet_spawn(connection.invalidate)
+                raise
+            await greenlet_spawn(connection.close)
+            return
+        async with self._direct_slots:
+            # The engine's pool of the moment: disposing of the engine replaces it.
+            pool = self.engine.sync_engine.pool
+            connection = self._kept.pop() if self._kept else await greenlet_spawn(pool.connect)
+            driver: Any = connection.driver_connection
+            try:
+                yield driver
+            except BaseException:
                 # Outside a greenlet SQLAlchemy terminates asyncpg's connection at once, where
                 # a graceful close could wait seconds for a statement being cancelled.
                 connection.invalidate()
+                raise
+            if driver.is_in_transaction():
+                connection.invalidate()
+            elif len(self._kept) < self._keep:
+                self._kept.append(connection)
             else:
-                await greenlet_spawn(connection.invalidate)
-            raise
-        if self.dialect == "postgresql" and driver.is_in_transaction():
-            connection.invalidate()
-        elif len(self._kept) < self._keep:
-            self._kept.append(connection)
-        else:
-            await greenlet_spawn(connection.close)
+                # A pool of one: its connection is the sessions' too.
+                await greenlet_spawn(connection.close)
 
     async def dispose(self) -> None:
         kept, self._kept = self._kept, []
