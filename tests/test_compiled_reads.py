@@ -7,6 +7,7 @@ the documents that the compiler covers must also really be compiled (no fallback
 and run one statement for their data.
 """
 
+import asyncio
 import base64
 import logging
 import random
@@ -20,6 +21,7 @@ import orjson
 import pytest
 from graphql import GraphQLObjectType, get_named_type
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import event as event_module
 from sqlalchemy import update
 from starlette.applications import Starlette
 
@@ -35,12 +37,13 @@ from offerdesk.enrollments.service import EnrollRequest
 from offerdesk.events import service as events_service
 from offerdesk.events.models import OfferEvent
 from offerdesk.graphql.compiler.extension import FALLBACKS
+from offerdesk.graphql.direct import ANSWERED
 from offerdesk.graphql.schema import TYPE_MAPS, build_schema
 from offerdesk.offers import service as offers_service
 from offerdesk.offers.models import Offer
 from offerdesk.users import service as users_service
 
-from .conftest import make_token, settings_for
+from .conftest import empty_all_tables, make_token, settings_for
 from .helpers import count_statements
 
 
@@ -864,6 +867,60 @@ async def _restore(db: Database, token: str, client_id: str) -> None:
         await session.execute(
             update(ApiClient).where(ApiClient.id == uuid.UUID(client_id)).values(is_active=True)
         )
+
+
+async def test_known_reads_at_once_share_at_most_half_the_pool(
+    database_url: str, reference: Starlette
+) -> None:
+    """Database.driver_connection: on PostgreSQL, direct requests share at most half the
+    pool's connections (kept checked out between requests) and wait their turn for one,
+    rather than taking the pool's overflow; on SQLite each gives its connection back."""
+    app = create_app(settings_for(database_url, db_pool_size=4, response_cache_mb=0))
+    db: Database = app.state.db
+    pool = db.engine.sync_engine.pool
+    peak = 0
+
+    def checkout(*_: Any) -> None:
+        nonlocal peak
+        peak = max(peak, pool.checkedout())
+
+    event_module.listen(pool, "checkout", checkout)
+    try:
+        seeded = await seed(db)
+        token = await make_token(db)
+        headers = {"Authorization": f"Bearer {token}"}
+        ids = [str(event) for event in seeded.events.values()]
+        async with (
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client,
+            AsyncClient(transport=ASGITransport(app=reference), base_url="http://t") as executor,
+        ):
+            expected = {}
+            for event in ids:
+                body = {"query": Q1, "variables": {"id": event}}
+                expected[event] = (
+                    await executor.post("/graphql", json=body, headers=headers)
+                ).content
+                # The document becomes known to the direct path.
+                await client.post("/graphql", json=body, headers=headers)
+            before = ANSWERED["read"]
+            peak = 0
+
+            async def ask(event: str) -> None:
+                body = {"query": Q1, "variables": {"id": event}}
+                answer = await client.post("/graphql", json=body, headers=headers)
+                assert answer.content == expected[event]
+
+            await asyncio.gather(*(ask(ids[n % len(ids)]) for n in range(40)))
+        assert ANSWERED["read"] - before == 40
+        if db.dialect == "postgresql":
+            assert 1 <= peak <= 2
+            assert pool.checkedout() == len(db._kept) <= 2
+        else:
+            assert pool.checkedout() == 0
+    finally:
+        event_module.remove(pool, "checkout", checkout)
+        await empty_all_tables(db)
+        await db.dispose()
 
 
 async def test_a_known_compiled_read_is_one_statement_with_its_token(

@@ -2,7 +2,9 @@
 
 We run Strawberry's schema behind our own small endpoint rather than its ASGI view: the
 status codes, media types, authentication (401 before anything runs) and the refusal of
-form and text bodies (CSRF) are then decided in one readable place.
+form and text bodies (CSRF) are then decided in one readable place. Requests that
+graphql/direct.py answers are answered by ``DirectRoute``, ahead of the router, with the same
+body rules and the same answers to failures (``_Exchange``).
 """
 
 import asyncio
