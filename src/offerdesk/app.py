@@ -114,7 +114,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Inside the body limit: both read the body first, which must not bypass the limit.
         # Requests graphql/direct.py answers are answered before the router (DirectRoute).
         Middleware(DirectRoute),
-        Middleware(Idempotency, db=database, caller_key=callers),
+        Middleware(
+            Idempotency,
+            db=database,
+            caller_key=callers,
+            body_timeout=settings.body_read_timeout_seconds,
+        ),
     ]
     per_client = Budget.parse(settings.rate_limit)
     auth_failures = Budget.parse(settings.auth_failure_limit)

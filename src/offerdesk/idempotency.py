@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offerdesk.db import Base, Database, UTCDateTime, utcnow
 from offerdesk.errors import DomainError, ErrorCode
+from offerdesk.graphql.limits import late_body_message
 from offerdesk.transient import RETRY_AFTER_SECONDS
 
 log = logging.getLogger("offerdesk.idempotency")
@@ -192,10 +193,14 @@ class Idempotency:
         app: ASGIApp,
         db: Database,
         caller_key: Callable[[Scope], Awaitable[str | None]],
+        body_timeout: float,
     ) -> None:
         self.app = app
         self.db = db
         self.caller_key = caller_key
+        # body_read_timeout_seconds: the endpoint's limit on a body's arrival, which a keyed
+        # request's body, read here, must not escape.
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -220,7 +225,13 @@ class Idempotency:
             # No valid token: the endpoint answers 401, and nothing is stored.
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await _read_body(receive)
+        except TimeoutError:
+            late = late_body_message(self.body_timeout)
+            await _answer(send, 408, ErrorCode.BAD_USER_INPUT, late, [(b"connection", b"close")])
+            return
         print_ = fingerprint(body)
         if print_ is None:
             await self.app(scope, replay_body(body), send)

@@ -29,7 +29,7 @@ from offerdesk.errors import ErrorCode
 from offerdesk.graphql.context import Context
 from offerdesk.graphql.direct import DirectAnswer
 from offerdesk.graphql.errors import format_error
-from offerdesk.graphql.limits import BodyTooLarge
+from offerdesk.graphql.limits import BodyTooLarge, late_body_message
 from offerdesk.graphql.operations import operation_error_message
 from offerdesk.graphql.schema import OfferdeskSchema
 from offerdesk.logs import note_operation, safe_request_id
@@ -122,7 +122,7 @@ async def read_body(request: Request, settings: Settings) -> bytes:
         raise HttpError(
             408,
             ErrorCode.BAD_USER_INPUT,
-            f"the request body did not arrive within {settings.body_read_timeout_seconds:g} s",
+            late_body_message(settings.body_read_timeout_seconds),
             headers={"Connection": "close"},
         ) from exc
 

@@ -176,5 +176,11 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def late_body_message(seconds: float) -> str:
+    """The message of the 408 a request gets when its body has not arrived within ``seconds``
+    (``body_read_timeout_seconds``)."""
+    return f"the request body did not arrive within {seconds:g} s"
+
+
 class BodyTooLarge(Exception):
     """Raised while reading a streamed body past the limit; the endpoint answers 413."""
