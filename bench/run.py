@@ -380,8 +380,12 @@ async def count_sql(d: Dataset, token: str, scenarios: list[Scenario]) -> dict[s
         q1 = SCENARIOS["Q1"]
         await app.run(q1.body(q1.ids(d)[0]))  # connect and warm every cache first
         for scenario in scenarios:
-            values = scenario.ids(d)[0]
-            captured = await app.run(scenario.body(values))
+            rows = scenario.ids(d)
+            # Twice, with the next line's ids where there is one (a second enrollment of the
+            # same pair would change nothing): the first request of a document makes it known,
+            # later ones are the steady state (graphql/direct.py), which is what is counted.
+            await app.run(scenario.body(rows[0]))
+            captured = await app.run(scenario.body(rows[min(1, len(rows) - 1)]))
             found[scenario.name] = {
                 "statements": len(captured.statements),
                 "response_bytes": captured.response_bytes,
@@ -389,6 +393,7 @@ async def count_sql(d: Dataset, token: str, scenarios: list[Scenario]) -> dict[s
             if scenario.name == "Q3":
                 by_size = {}
                 for size in PAGE_SIZES:
+                    await app.run({"query": Q3 % size})
                     sized = await app.run({"query": Q3 % size})
                     by_size[size] = len(sized.statements)
                 found["Q3"]["statements_by_page_size"] = by_size

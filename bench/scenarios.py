@@ -1,8 +1,9 @@
 """The scenarios' GraphQL documents, and running one request in-process to see its SQL."""
 
+import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.util import await_only
 
 from bench.datasets import Dataset
 from offerdesk.app import create_app
 from offerdesk.config import Settings
+from offerdesk.db import Database
 
 Q1 = (
     "query($id: UUID!) { offerEvent(id: $id) "
@@ -95,19 +98,62 @@ class Captured:
     body: dict[str, Any]
 
 
-@contextmanager
-def _capture(app: Any) -> Iterator[list[tuple[str, Any]]]:
-    statements: list[tuple[str, Any]] = []
+@asynccontextmanager
+async def statements_sent(db: Database) -> AsyncIterator[list[tuple[str, Any]]]:
+    """The SQL statements sent to the database inside the block, with their parameters, however
+    they are sent: through SQLAlchemy, or on the driver's own connection (graphql/direct.py).
 
-    def record(_c: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    SQLite: the driver's trace callback, which sees every statement (its parameters written
+    in). PostgreSQL: SQLAlchemy's statements (sent as prepared statements, which asyncpg's
+    query loggers do not see) and asyncpg's logged queries (the rest: BEGIN, COMMIT, direct
+    statements)."""
+    statements: list[tuple[str, Any]] = []
+    active = True
+
+    def trace(statement: str) -> None:
+        # SQLite traces what runs inside a statement (a trigger, the pragma_user_version
+        # table function) as "-- <sql>": part of the statement, not a statement sent.
+        if active and not statement.startswith("-- "):
+            statements.append((statement, None))
+
+    def logged(record: Any) -> None:
+        if active:
+            statements.append((record.query, record.args))
+
+    def record(_conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         statements.append((statement, parameters))
 
-    engine = app.state.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    attached: list[Any] = []
+
+    def checkout(_dbapi: Any, connection_record: Any, _proxy: Any) -> None:
+        driver = connection_record.driver_connection
+        if db.dialect == "sqlite":
+            await_only(driver.set_trace_callback(trace))
+        else:
+            driver.add_query_logger(logged)
+            attached.append(driver)
+
+    engine = db.engine.sync_engine
+    event.listen(engine.pool, "checkout", checkout)
+    # The connections graphql/direct.py keeps checked out between requests are not checked
+    # out again (Database.driver_connection): their loggers are attached now.
+    for kept in db._kept:
+        driver = kept.driver_connection
+        driver.add_query_logger(logged)
+        attached.append(driver)
+    if db.dialect != "sqlite":
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        # asyncpg calls its query loggers on the loop's next turn: let them run first.
+        await asyncio.sleep(0)
+        active = False
+        event.remove(engine.pool, "checkout", checkout)
+        if db.dialect != "sqlite":
+            event.remove(engine, "before_cursor_execute", record)
+        for driver in attached:
+            driver.remove_query_logger(logged)
 
 
 class InProcess:
@@ -123,7 +169,7 @@ class InProcess:
         )
 
     async def run(self, body: dict[str, Any]) -> Captured:
-        with _capture(self.app) as statements:
+        async with statements_sent(self.app.state.db) as statements:
             response = await self.client.post("/graphql", json=body)
         answer = response.json()
         if response.status_code != 200 or "errors" in answer:

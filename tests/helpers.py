@@ -1,16 +1,14 @@
 """Test helpers: a GraphQL caller over real HTTP (ASGI), database snapshots, SQL counting."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from bench.scenarios import statements_sent
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from httpx import AsyncClient, Request, Response
-from sqlalchemy import event, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.util import await_only
+from sqlalchemy import select
 
 from offerdesk.db import Base, Database
 
@@ -94,56 +92,9 @@ async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 @asynccontextmanager
 async def count_statements(db: Database) -> AsyncIterator[list[str]]:
-    """Collects the SQL statements sent to the database inside the block, however they are
-    sent: through SQLAlchemy, or on the driver's own connection (graphql/direct.py).
-
-    SQLite: the driver's trace callback, which sees every statement. PostgreSQL: SQLAlchemy's
-    statements (sent as prepared statements, which asyncpg's query loggers do not see) and
-    asyncpg's logged queries (the rest: BEGIN, COMMIT, direct statements)."""
-    statements: list[str] = []
-    active = True
-
-    def trace(statement: str) -> None:
-        # SQLite traces what runs inside a statement (a trigger, the pragma_user_version
-        # table function) as "-- <sql>": part of the statement, not a statement sent.
-        if active and not statement.startswith("-- "):
-            statements.append(statement)
-
-    def logged(record: Any) -> None:
-        if active:
-            statements.append(record.query)
-
-    def record(_conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    attached: list[Any] = []
-
-    def checkout(_dbapi: Any, connection_record: Any, _proxy: Any) -> None:
-        driver = connection_record.driver_connection
-        if db.dialect == "sqlite":
-            await_only(driver.set_trace_callback(trace))
-        else:
-            driver.add_query_logger(logged)
-            attached.append(driver)
-
-    engine = db.engine.sync_engine
-    event.listen(engine.pool, "checkout", checkout)
-    # The connections graphql/direct.py keeps checked out between requests are not checked
-    # out again (Database.driver_connection): their loggers are attached now.
-    for kept in db._kept:
-        driver = kept.driver_connection
-        driver.add_query_logger(logged)
-        attached.append(driver)
-    if db.dialect != "sqlite":
-        event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        # asyncpg calls its query loggers on the loop's next turn: let them run first.
-        await asyncio.sleep(0)
-        active = False
-        event.remove(engine.pool, "checkout", checkout)
-        if db.dialect != "sqlite":
-            event.remove(engine, "before_cursor_execute", record)
-        for driver in attached:
-            driver.remove_query_logger(logged)
+    """The SQL statements sent to the database inside the block, however they are sent
+    (bench.scenarios.statements_sent), without their parameters; filled when the block ends."""
+    texts: list[str] = []
+    async with statements_sent(db) as sent:
+        yield texts
+    texts.extend(statement for statement, _ in sent)
