@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -41,6 +41,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 GRAPHIQL_PAGE = (STATIC_DIR / "graphiql.html").read_text(encoding="utf-8")
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+# What a request's work answers (_Exchange.guarded): a response, or None to pass it on.
+R = TypeVar("R", Response, Response | None)
 
 
 class HttpError(Exception):
@@ -224,11 +226,6 @@ def _direct_kinds(request: Request, settings: Settings) -> tuple[bool, bool]:
     return reads, writes
 
 
-def _may_go_direct(request: Request, settings: Settings) -> bool:
-    """Whether graphql/direct.py may answer this request, judged by its headers."""
-    return any(_direct_kinds(request, settings))
-
-
 async def _direct(request: Request, context: Context, raw: bytes) -> DirectAnswer | None:
     """A known compiled query answered in one statement with its token check, or a known
     mutation carried out without the executor (graphql/direct.py); or None: the request then
@@ -292,9 +289,7 @@ async def graphql_endpoint(request: Request) -> Response:
             result = await _execute(request, context, raw, exchange.media_type)
         return _result_response(result, context, exchange.media_type)
 
-    response = await exchange.guarded(run)
-    assert response is not None  # run() always answers
-    return response
+    return await exchange.guarded(run)
 
 
 class DirectRoute:
@@ -323,7 +318,7 @@ class DirectRoute:
             return
         request = Request(scope, receive)
         settings: Settings = request.app.state.settings
-        if not _may_go_direct(request, settings):
+        if not any(_direct_kinds(request, settings)):
             await self.app(scope, receive, send)
             return
         exchange = _Exchange(request)
@@ -368,7 +363,7 @@ class _Exchange:
             state.response_cache,
         )
 
-    async def guarded(self, run: Callable[[], Awaitable[Response | None]]) -> Response | None:
+    async def guarded(self, run: Callable[[], Awaitable[R]]) -> R | Response:
         """What ``run`` answers, or the answer to what it raised; the context is closed."""
         context, media_type, request_id = self.context, self.media_type, self.request_id
         try:
