@@ -4,7 +4,9 @@
   SQLAlchemy and none of the data-access modules; a ``service.py`` imports no Strawberry.
 * Domain packages do not reach into each other's tables: one domain reads another's data
   through that domain's service. Naming another domain's enums is fine; the one listed
-  exception is the enrollment rules' locking statement (enrollments/service.py).
+  exception is the promotion a capacity change causes (enrollments/service.py). The
+  enrollment rules' statements (migration 0007, enrollments/sqlite_functions.py) read the
+  event's offer and the user in the statement that locks the event, in SQL, not models.
 * Locks are taken in one module, locking.py.
 """
 
@@ -28,13 +30,8 @@ DATA_ACCESS = (
 )
 # Other domains' model classes a module may name, and why (docs/architecture.md).
 TABLE_EXCEPTIONS = {
-    # The enrollment rules read the event's offer and the user in the statement that locks
-    # the event: one round trip fewer while the lock is held.
-    ("enrollments", "service"): {
-        "offerdesk.events.models": {"OfferEvent"},
-        "offerdesk.offers.models": {"Offer"},
-        "offerdesk.users.models": {"User"},
-    },
+    # promote_waiting_list fills the event row the events service locked and changed.
+    ("enrollments", "service"): {"offerdesk.events.models": {"OfferEvent"}},
 }
 
 

@@ -46,7 +46,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
-from offerdesk.enrollments.models import EnrollmentStatusChange
 from offerdesk.enrollments.service import CHANGES_KEY
 from offerdesk.errors import DomainError
 from offerdesk.logs import RequestInfo, note_operation
@@ -154,14 +153,6 @@ def _pending(session: Session) -> list[str]:
     return pending
 
 
-def _after_flush(session: Session, _context: Any) -> None:
-    _pending(session).extend(
-        str(change.cause.value).lower()
-        for change in session.new
-        if isinstance(change, EnrollmentStatusChange)
-    )
-
-
 def count_enrollment_changes(causes: Iterable[str]) -> None:
     """Count committed enrollment status changes by ``causes`` (ChangeCause values, any case)
     in ``offerdesk_enrollments_total``: by the sessions' commits, and by graphql/direct.py's
@@ -198,9 +189,8 @@ def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None
 
 def install(engine: AsyncEngine, capacity: int) -> None:
     """Watch ``engine``'s pool and every session's commits (idempotent for the sessions)."""
-    if not event.contains(Session, "after_flush", _after_flush):
+    if not event.contains(Session, "after_commit", _after_commit):
         # Counted at commit: a change rolled back never happened.
-        event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_transaction_create", _after_transaction_create)
         event.listen(Session, "after_soft_rollback", _after_soft_rollback)

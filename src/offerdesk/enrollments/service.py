@@ -8,14 +8,17 @@ writers), takes a seat with one conditional ``UPDATE`` of the event's counters, 
 database's CHECK constraint refuses an overbooked row whatever the code does. Promotions from
 the waiting list run in the same transaction as the change that freed the spot, so a free spot
 and a non-empty waiting list never exist together.
+
+The rules themselves are PostgreSQL's functions (migration 0007: the event is locked for one
+round trip) and, on SQLite, their twin as prebuilt statements (sqlite_functions.py); this
+module calls one or the other and turns their outcome codes into the API's errors.
 """
 
 import uuid
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,17 +32,16 @@ from sqlalchemy import (
     select,
     text,
     true,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from offerdesk import locking
 from offerdesk.bulk import MAX_BULK_IDS, BulkResult, bulk_ids, split_found
 from offerdesk.db import group_by_key, utcnow
+from offerdesk.enrollments import sqlite_functions
 from offerdesk.enrollments.models import (
-    ACTIVE_STATUSES,
     ChangeCause,
     Enrollment,
     EnrollmentStatus,
@@ -47,21 +49,15 @@ from offerdesk.enrollments.models import (
 )
 from offerdesk.errors import DomainError, ErrorCode, bad_input, not_found
 
-# The enrollment rules run under one event lock (locking.py). Reading the event's offer and the
-# user in the locking statement itself saves a round trip while the lock is held, so this
-# service alone names other domains' tables (tests/test_architecture.py lists the exception).
+# The promotion a capacity change causes runs on the events service's locked row
+# (tests/test_architecture.py lists the exception).
 from offerdesk.events.models import OfferEvent
-from offerdesk.offers.models import Offer
-from offerdesk.outbox import service as outbox
-from offerdesk.outbox.models import EventType
 from offerdesk.pagination import Page, paginate
-from offerdesk.repository import find_row, ids_by_refs
-from offerdesk.users.models import User
 from offerdesk.validation import lookup_key, one_key
 
 # session.info key: the causes of the status changes a session wrote, lower-case, for observers
-# that count them at commit (metrics.py). The Python path's changes are seen as ORM objects;
-# the PostgreSQL functions report theirs (migration 0007) and the service notes them here.
+# that count them at commit (metrics.py). The functions report theirs (migration 0007,
+# sqlite_functions.py) and the service notes them here.
 CHANGES_KEY = "offerdesk_enrollment_changes"
 
 
@@ -106,12 +102,12 @@ async def enroll(session: AsyncSession, request: EnrollRequest) -> Enrollment:
     ``enrollment.offer_event_id``), EVENT_INACTIVE, REGISTRATION_CLOSED, USER_INACTIVE,
     EVENT_FULL.
     """
-    _check_wanted(request)
-    paths = ("enrollment.user_id", "enrollment.offer_event_id")
-    if not _in_one_statement(session):
-        return await _enroll(session, request, *paths)
-    row = (await session.execute(enroll_call(), enroll_call_values(request))).one()
-    enrollment = _enrollment_of_result(row, *paths)
+    values = enroll_call_values(request)
+    if _on_sqlite(session):
+        row: Any = await _run_on_sqlite(session, enroll_on_sqlite, values)
+    else:
+        row = (await session.execute(enroll_call(), values)).one()
+    enrollment = _enrollment_of_result(row, "enrollment.user_id", "enrollment.offer_event_id")
     _note_changes(session, row.causes)
     return enrollment
 
@@ -180,84 +176,15 @@ def enrolled_id(row: Mapping[str, Any]) -> uuid.UUID | None:
     return row["id"] if row["outcome"] in ENROLLED_OUTCOMES else None
 
 
-async def _enroll(
-    session: AsyncSession, request: EnrollRequest, user_path: str, event_path: str
-) -> Enrollment:
-    event, offer, user, existing = await _locked_event_offer_user_enrollment(
-        session, request.offer_event_id, request.user_id, event_path
+def enroll_on_sqlite(
+    cursor: sqlite_functions.Cursor, values: Mapping[str, Any]
+) -> sqlite_functions.EnrollmentResult:
+    """``enroll_call`` on SQLite, with the same ``values``: the statements of
+    enrollments/sqlite_functions.py, on ``cursor`` inside a write transaction (the executor's
+    path and graphql/direct.py's)."""
+    return sqlite_functions.enroll(
+        cursor, values["event"], values["user"], values["wanted"], values["mail"], values["now"]
     )
-    if user is None:
-        raise _refusal("USER_NOT_FOUND", user_path, event_path)
-    if existing is not None and existing.status in ACTIVE_STATUSES:
-        return existing
-    _check_open(event, offer, user, user_path, event_path)
-    status, seq = await _take_place(session, event, request.status, event_path)
-    if existing is None:
-        # The id is set here, not at flush, so the enrollment and its first change are written
-        # in one flush.
-        enrollment = Enrollment(
-            id=uuid.uuid4(),
-            user_id=user.id,
-            offer_event_id=event.id,
-            status=status,
-            enrolled_at=utcnow(),
-            waitlist_seq=seq,
-        )
-        session.add(enrollment)
-        previous = None
-    else:
-        enrollment, previous = existing, existing.status
-        enrollment.status, enrollment.waitlist_seq = status, seq
-        enrollment.enrolled_at = utcnow()
-    cause = ChangeCause.ENROLL if status is EnrollmentStatus.ENROLLED else ChangeCause.WAITLIST
-    _record(session, enrollment, previous, cause, request.send_mail)
-    await session.flush()
-    # An explicit WAITLISTED request while a spot is free must not leave both at once.
-    await promote_waiting_list(session, event)
-    return enrollment
-
-
-async def _locked_event(session: AsyncSession, id_: uuid.UUID, path: str) -> OfferEvent:
-    """The event row, locked for this transaction: enrollment changes of one event queue here."""
-    event = await locking.lock_row(session, OfferEvent, id_)
-    if event is None:
-        raise not_found("offer event", path)
-    locked: OfferEvent = event
-    return locked
-
-
-async def _locked_event_offer_user_enrollment(
-    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, path: str
-) -> tuple[OfferEvent, Offer, User | None, Enrollment | None]:
-    """The event row locked, with its offer, the user and the user's enrollment in it, in one
-    statement (the Python path runs on SQLite only, whose write lock is already held, so every
-    row read here is current)."""
-    row = await locking.lock_row(
-        session,
-        OfferEvent,
-        event_id,
-        (Offer, Offer.id == OfferEvent.offer_id, False),
-        (User, User.id == user_id, True),
-        (
-            Enrollment,
-            (Enrollment.offer_event_id == OfferEvent.id) & (Enrollment.user_id == user_id),
-            True,
-        ),
-    )
-    if row is None:
-        raise _refusal("EVENT_NOT_FOUND", "", path)
-    return row[0], row[1], row[2], row[3]
-
-
-def _check_open(
-    event: OfferEvent, offer: Offer, user: User, user_path: str, event_path: str
-) -> None:
-    if not event.is_active or not offer.is_active or offer.archived_at:
-        raise _refusal("EVENT_INACTIVE", user_path, event_path)
-    if event.closing_date is not None and event.closing_date <= utcnow():
-        raise _refusal("REGISTRATION_CLOSED", user_path, event_path, event.closing_date)
-    if not user.is_active:
-        raise _refusal("USER_INACTIVE", user_path, event_path)
 
 
 def _refusal(
@@ -301,10 +228,32 @@ def _refusal(
     raise ValueError(f"unknown enrollment outcome {outcome!r}")
 
 
-def _in_one_statement(session: AsyncSession) -> bool:
+def _on_sqlite(session: AsyncSession) -> bool:
     """PostgreSQL runs every enrollment change as one server-side function call (migration
-    0007): the event row is locked for that one round trip. SQLite runs the Python path."""
-    return session.get_bind().dialect.name == "postgresql"
+    0007): the event row is locked for that one round trip. SQLite runs the same rules as
+    prebuilt statements (sqlite_functions.py) on the session's connection."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
+R = TypeVar("R")
+
+
+async def _run_on_sqlite(
+    session: AsyncSession,
+    function: Callable[..., R],
+    *arguments: Any,
+) -> R:
+    """``function(cursor, *arguments)`` of sqlite_functions.py on a cursor of the session's
+    connection, inside its write transaction (``BEGIN IMMEDIATE``: the write lock is held)."""
+
+    def run(sync_session: Session) -> R:
+        cursor = sync_session.connection().connection.cursor()
+        try:
+            return function(cursor, *arguments)
+        finally:
+            cursor.close()
+
+    return await session.run_sync(run)
 
 
 def _enrollment_of_result(row: Any, user_path: str, event_path: str) -> Enrollment:
@@ -324,139 +273,51 @@ def _enrollment_of_result(row: Any, user_path: str, event_path: str) -> Enrollme
     )
 
 
-_COUNTERS = ("enrolled_count", "waitlisted_count", "waitlist_seq")
-
-
-async def _bump(session: AsyncSession, event: OfferEvent, *conditions: Any, **deltas: int) -> bool:
-    """Add ``deltas`` to the event's counters in one UPDATE, if ``conditions`` hold.
-
-    The new values come back with RETURNING and are set on the loaded event as its committed
-    state, so the rules read current counters without another SELECT.
-    """
-    values = {name: getattr(OfferEvent, name) + delta for name, delta in deltas.items()}
-    row = (
-        await session.execute(
-            update(OfferEvent)
-            .where(OfferEvent.id == event.id, *conditions)
-            .values(values)
-            .returning(*(getattr(OfferEvent, name) for name in _COUNTERS))
-        )
-    ).first()
-    if row is None:
-        return False
-    for name, value in zip(_COUNTERS, row, strict=True):
-        set_committed_value(event, name, value)
-    return True
-
-
-async def _take_place(
-    session: AsyncSession, event: OfferEvent, wanted: EnrollmentStatus | None, event_field: str
-) -> tuple[EnrollmentStatus, int | None]:
-    """A seat if one is free (and nobody waits), else a waiting-list ticket, else EVENT_FULL."""
-    if wanted is not EnrollmentStatus.WAITLISTED:
-        seated = await _bump(
-            session,
-            event,
-            OfferEvent.spots_available.is_(None) | (OfferEvent.spots_available > 0),
-            OfferEvent.waitlisted_count == 0,
-            enrolled_count=1,
-        )
-        if seated:
-            return EnrollmentStatus.ENROLLED, None
-        if wanted is EnrollmentStatus.ENROLLED or not event.waiting_list:
-            raise _refusal("EVENT_FULL", "", event_field, max_participants=event.max_participants)
-    await _bump(session, event, waitlisted_count=1, waitlist_seq=1)
-    return EnrollmentStatus.WAITLISTED, event.waitlist_seq
-
-
 async def promote_waiting_list(session: AsyncSession, event: OfferEvent) -> int:
     """Fill every free spot from the waiting list, longest-waiting first (SPEC §3.4); returns
     how many were promoted.
 
-    The caller holds the event row (locked, or SQLite's write lock) in this transaction and
-    has its current counters (every change of them goes through ``_bump``). PostgreSQL runs
-    the promotion as one function call (migration 0007).
+    The caller holds the event row (locked, or SQLite's write lock) in this transaction, with
+    its current counters, and has flushed its own changes to it. One function call on
+    PostgreSQL (``offerdesk_promote``, migration 0007), its statements on SQLite.
     """
-    if event.waitlisted_count == 0:
+    if event.waitlisted_count == 0 or event.spots_available == 0:
         return 0
-    free = event.spots_available
-    if free == 0:
-        return 0
-    if _in_one_statement(session):
+    now = utcnow()
+    if _on_sqlite(session):
+        count = await _run_on_sqlite(session, sqlite_functions.promote, event.id, now)
+    else:
         count = int(
             await session.scalar(
-                text("SELECT offerdesk_promote(:event, :now)"), {"event": event.id, "now": utcnow()}
+                text("SELECT offerdesk_promote(:event, :now)"), {"event": event.id, "now": now}
             )
             or 0
         )
-        set_committed_value(event, "enrolled_count", event.enrolled_count + count)
-        set_committed_value(event, "waitlisted_count", event.waitlisted_count - count)
-        _note_changes(session, [ChangeCause.PROMOTION.value] * count)
-        return count
-    stmt = (
-        select(Enrollment)
-        .where(
-            Enrollment.offer_event_id == event.id,
-            Enrollment.status == EnrollmentStatus.WAITLISTED,
-        )
-        .order_by(Enrollment.waitlist_seq)
-    )
-    if free is not None:
-        stmt = stmt.limit(free)
-    promoted = list((await session.scalars(stmt)).all())
-    if not promoted:
-        return 0
-    for enrollment in promoted:
-        enrollment.status, enrollment.waitlist_seq = EnrollmentStatus.ENROLLED, None
-        _record(session, enrollment, EnrollmentStatus.WAITLISTED, ChangeCause.PROMOTION, None)
-    await _bump(session, event, enrolled_count=len(promoted), waitlisted_count=-len(promoted))
-    await session.flush()
-    return len(promoted)
-
-
-async def _leave(
-    session: AsyncSession,
-    enrollment: Enrollment,
-    event: OfferEvent,
-    status: EnrollmentStatus,
-    cause: ChangeCause,
-) -> None:
-    """Move an active enrollment to CANCELLED or DECLINED, giving its place on."""
-    previous = enrollment.status
-    counter = "enrolled_count" if previous is EnrollmentStatus.ENROLLED else "waitlisted_count"
-    await _bump(session, event, **{counter: -1})
-    enrollment.status, enrollment.waitlist_seq = status, None
-    _record(session, enrollment, previous, cause, None)
-    await session.flush()
-    await promote_waiting_list(session, event)
+    set_committed_value(event, "enrolled_count", event.enrolled_count + count)
+    set_committed_value(event, "waitlisted_count", event.waitlisted_count - count)
+    _note_changes(session, [ChangeCause.PROMOTION.value] * count)
+    return count
 
 
 async def unenroll(session: AsyncSession, user_id: uuid.UUID, offer_event_id: uuid.UUID) -> bool:
     """The participant withdraws (→ CANCELLED). Withdrawing again is a success that changes
     nothing; an unknown event is NOT_FOUND on ``offer_event_id``, a user who never enrolled
     NOT_FOUND on ``user_id``."""
-    if _in_one_statement(session):
+    now = utcnow()
+    if _on_sqlite(session):
+        row: Any = await _run_on_sqlite(
+            session, sqlite_functions.unenroll, offer_event_id, user_id, now
+        )
+    else:
         row = (
             await session.execute(
                 text("SELECT * FROM offerdesk_unenroll(:event, :user, :now, :lock)"),
-                {
-                    "event": offer_event_id,
-                    "user": user_id,
-                    "now": utcnow(),
-                    "lock": locking.enabled(),
-                },
+                {"event": offer_event_id, "user": user_id, "now": now, "lock": locking.enabled()},
             )
         ).one()
-        if row.outcome != "OK":
-            raise _refusal(row.outcome, "user_id", "offer_event_id")
-        _note_changes(session, row.causes)
-        return True
-    event = await _locked_event(session, offer_event_id, "offer_event_id")
-    enrollment = await _enrollment_of(session, user_id, event.id)
-    if enrollment is None:
-        raise _refusal("ENROLLMENT_NOT_FOUND", "user_id", "offer_event_id")
-    if enrollment.status in ACTIVE_STATUSES:
-        await _leave(session, enrollment, event, EnrollmentStatus.CANCELLED, ChangeCause.UNENROLL)
+    if row.outcome != "OK":
+        raise _refusal(row.outcome, "user_id", "offer_event_id")
+    _note_changes(session, row.causes)
     return True
 
 
@@ -466,30 +327,19 @@ async def decline(session: AsyncSession, ids: Sequence[uuid.UUID]) -> BulkResult
     Enrollments that are no longer active (already cancelled or declined) stay as they are.
     """
     wanted = bulk_ids(ids)
-    if _in_one_statement(session):
-        declined = await session.execute(
+    now = utcnow()
+    if _on_sqlite(session):
+        rows: Any = await _run_on_sqlite(session, sqlite_functions.decline, wanted, now)
+    else:
+        rows = await session.execute(
             text("SELECT * FROM offerdesk_decline(:ids, :now, :lock)"),
-            {"ids": wanted, "now": utcnow(), "lock": locking.enabled()},
+            {"ids": wanted, "now": now, "lock": locking.enabled()},
         )
-        found = set()
-        for row in declined:
-            found.add(row.id)
-            _note_changes(session, row.causes)
-        return split_found(wanted, found)
-    rows = (await session.scalars(select(Enrollment).where(Enrollment.id.in_(wanted)))).all()
-    by_event: dict[uuid.UUID, list[Enrollment]] = defaultdict(list)
-    for enrollment in rows:
-        by_event[enrollment.offer_event_id].append(enrollment)
-    # Events in ascending id order (locking.py, kind 3): concurrent bulk calls cannot deadlock.
-    for event_id in sorted(by_event):
-        event = await _locked_event(session, event_id, "ids")
-        for enrollment in by_event[event_id]:
-            await session.refresh(enrollment)
-            if enrollment.status in ACTIVE_STATUSES:
-                await _leave(
-                    session, enrollment, event, EnrollmentStatus.DECLINED, ChangeCause.DECLINE
-                )
-    return split_found(wanted, {row.id for row in rows})
+    found = set()
+    for row in rows:
+        found.add(row.id)
+        _note_changes(session, row.causes)
+    return split_found(wanted, found)
 
 
 async def enroll_many(session: AsyncSession, request: BulkEnrollRequest) -> list[Enrollment]:
@@ -509,30 +359,42 @@ async def enroll_many(session: AsyncSession, request: BulkEnrollRequest) -> list
         raise bad_input(users_key, f"at most {MAX_BULK_IDS} users per call, got {len(users)}")
     if users_key == "user_refs":
         users = [lookup_key(ref, f"user_refs.{index}") for index, ref in enumerate(users)]
-    if _in_one_statement(session):
-        return await _enroll_many_in_one_statement(session, request, users_key, users, event_key)
-    event = await find_row(
-        session, OfferEvent, request.offer_event_id, request.offer_event_ref, event_key
-    )
-    if event is None:
-        raise _refusal("EVENT_NOT_FOUND", users_key, event_key)
-    user_ids = users
-    if users_key == "user_refs":
-        found = await ids_by_refs(session, User, users)
-        unknown = [ref for ref in users if ref not in found]
-        if unknown:
-            raise _refusal("UNKNOWN_REFS", users_key, event_key, detail=", ".join(unknown))
-        user_ids = [found[ref] for ref in users]
-    first_index = _first_places(user_ids)
-    return [
-        await _enroll(
-            session,
-            EnrollRequest(user_id=user_id, offer_event_id=event.id, send_mail=request.send_mail),
-            f"{users_key}.{index}",
-            event_key,
+    first_index = _first_places(users)
+    by_refs = users_key == "user_refs"
+    values = {
+        "event": request.offer_event_id,
+        "event_ref": (
+            None
+            if request.offer_event_ref is None
+            else lookup_key(request.offer_event_ref, event_key)
+        ),
+        "users": None if by_refs else list(first_index),
+        "refs": list(first_index) if by_refs else None,
+        "positions": list(first_index.values()),
+        "mail": request.send_mail,
+        "now": utcnow(),
+    }
+    if _on_sqlite(session):
+        rows: Any = await _run_on_sqlite(session, sqlite_functions.enroll_many, *values.values())
+    else:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT * FROM offerdesk_enroll_many("
+                    ":event, :event_ref, :users, :refs, :positions, :mail, :now, :lock)"
+                ),
+                {**values, "lock": locking.enabled()},
+            )
+        ).all()
+    enrollments = [
+        _enrollment_of_result(
+            row, users_key if row.position is None else f"{users_key}.{row.position}", event_key
         )
-        for user_id, index in first_index.items()
+        for row in rows
     ]
+    for row in rows:
+        _note_changes(session, row.causes)
+    return enrollments
 
 
 def _first_places(keys: Sequence[Any]) -> dict[Any, int]:
@@ -541,90 +403,6 @@ def _first_places(keys: Sequence[Any]) -> dict[Any, int]:
     for index, key in enumerate(keys):
         first_index.setdefault(key, index)
     return first_index
-
-
-async def _enroll_many_in_one_statement(
-    session: AsyncSession,
-    request: BulkEnrollRequest,
-    users_key: str,
-    users: Sequence[Any],
-    event_key: str,
-) -> list[Enrollment]:
-    first_index = _first_places(users)
-    by_refs = users_key == "user_refs"
-    rows = await session.execute(
-        text(
-            "SELECT * FROM offerdesk_enroll_many("
-            ":event, :event_ref, :users, :refs, :positions, :mail, :now, :lock)"
-        ),
-        {
-            "event": request.offer_event_id,
-            "event_ref": (
-                None
-                if request.offer_event_ref is None
-                else lookup_key(request.offer_event_ref, event_key)
-            ),
-            "users": None if by_refs else list(first_index),
-            "refs": list(first_index) if by_refs else None,
-            "positions": list(first_index.values()),
-            "mail": request.send_mail,
-            "now": utcnow(),
-            "lock": locking.enabled(),
-        },
-    )
-    enrollments = [
-        _enrollment_of_result(
-            row, users_key if row.position is None else f"{users_key}.{row.position}", event_key
-        )
-        for row in rows.all()
-    ]
-    for row in rows:
-        _note_changes(session, row.causes)
-    return enrollments
-
-
-def _record(
-    session: AsyncSession,
-    enrollment: Enrollment,
-    previous: EnrollmentStatus | None,
-    cause: ChangeCause,
-    send_mail: bool | None,
-) -> None:
-    enrollment.updated_at = utcnow()
-    session.add(
-        EnrollmentStatusChange(
-            enrollment_id=enrollment.id,
-            from_status=previous,
-            to_status=enrollment.status,
-            cause=cause,
-            send_mail=send_mail,
-        )
-    )
-    # The outbox row of this change (issue 12). PostgreSQL's functions write theirs with
-    # their history row (the trigger of migration 0010); this is the SQLite path.
-    outbox.record(
-        session,
-        event_type(previous, enrollment.status),
-        [enrollment.id],
-        {
-            "status": enrollment.status.value,
-            "previousStatus": None if previous is None else previous.value,
-            "cause": cause.value,
-            "userId": str(enrollment.user_id),
-            "offerEventId": str(enrollment.offer_event_id),
-        },
-    )
-
-
-def event_type(previous: EnrollmentStatus | None, status: EnrollmentStatus) -> EventType:
-    """The outbox event of a status change (issue 12): withdrawing is UNENROLLED; becoming
-    active from nothing, CANCELLED or DECLINED is ENROLLED; anything else (a promotion, a
-    decline) is ENROLLMENT_STATUS_UPDATED. Migration 0010's trigger holds the same rule."""
-    if status is EnrollmentStatus.CANCELLED:
-        return EventType.OFFER_EVENT_UNENROLLED
-    if previous is None or previous not in ACTIVE_STATUSES:
-        return EventType.OFFER_EVENT_ENROLLED
-    return EventType.OFFER_EVENT_ENROLLMENT_STATUS_UPDATED
 
 
 async def _enrollment_of(

@@ -6,7 +6,7 @@ Create Date: 2026-11-29 23:10:00
 
 PostgreSQL only: every enrollment change as one server-side function, so the event row is
 locked for exactly one round trip (docs/decisions.md, "Enrollments in one round trip"). The
-rules are SPEC §3.1 to 3.4; enrollments/service.py's Python path applies the same rules on
+rules are SPEC §3.1 to 3.4; enrollments/sqlite_functions.py applies the same rules on
 SQLite, and both are driven by the same state-machine and storm tests.
 
 Outcomes come back as a text code; the service turns them into the API's errors. A function

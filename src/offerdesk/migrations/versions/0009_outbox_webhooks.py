@@ -10,7 +10,7 @@ On PostgreSQL each outbox row takes its transaction's id as ``tx`` (the change f
 outbox/service.py), and a trigger on ``enrollment_status_changes`` writes the enrollment
 events: the enrollment functions of 0007 write that history row for every status change, so
 the event row is written in the same statement and the same round trip, without a second
-copy of those functions. SQLite's Python path writes the events in enrollments/service.py.
+copy of those functions. On SQLite, migration 0010's trigger does the same.
 """
 
 from collections.abc import Sequence
@@ -25,8 +25,8 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The event type of an enrollment status change: the same rule as
-# enrollments/service.py ``event_type`` (the Python path's), held to it by the same tests.
+# The event type of an enrollment status change: the same rule as SQLite's trigger (migration
+# 0010), held to it by the same tests.
 ENROLLMENT_EVENT_FUNCTION = """
 CREATE FUNCTION offerdesk_enrollment_event() RETURNS trigger
 LANGUAGE plpgsql AS $$
