@@ -143,12 +143,15 @@ async def statements_sent(db: Database) -> AsyncIterator[list[tuple[str, Any]]]:
         attached.append(driver)
     if db.dialect != "sqlite":
         event.listen(engine, "before_cursor_execute", record)
+    # SQLite's direct writes run on a connection of their own (Database.sqlite_writer).
+    await db.trace_sqlite_writer(trace)
     try:
         yield statements
     finally:
         # asyncpg calls its query loggers on the loop's next turn: let them run first.
         await asyncio.sleep(0)
         active = False
+        await db.trace_sqlite_writer(None)
         event.remove(engine.pool, "checkout", checkout)
         if db.dialect != "sqlite":
             event.remove(engine, "before_cursor_execute", record)

@@ -1,13 +1,13 @@
 """Direct writes (graphql/direct.py, issue 11) answer ``enrollUserInOfferEvent`` exactly as the
 executor does.
 
-Two apps share one database: one with ``compiled_writes`` on (on PostgreSQL a known enroll
-document is then carried out without the executor: the token check with the enrollment
-function, then the compiled payload), one with it off (the executor, the reference).
-Enrolling again while active returns the enrollment unchanged (SPEC §3.3), so a change made
-on one path and asked for again on the other must answer byte for byte the same; a refusal
-must be the same body on both, with nothing written. SQLite has no enrollment function:
-there both apps run the executor, and the tests check that no request went direct.
+Two apps share one database: one with ``compiled_writes`` on (a known enroll document is
+then carried out without the executor: on PostgreSQL the token check with the enrollment
+function, then the compiled payload; on SQLite the token check, the enrollment's statements
+in one write transaction and the payload, in one hop to the writer thread), one with it off
+(the executor, the reference). Enrolling again while active returns the enrollment unchanged
+(SPEC §3.3), so a change made on one path and asked for again on the other must answer byte
+for byte the same; a refusal must be the same body on both, with nothing written.
 """
 
 import re
@@ -79,11 +79,6 @@ async def reference(database_url: str) -> AsyncIterator[AsyncClient]:
     await app.state.db.dispose()
 
 
-def goes_direct(db: Database) -> bool:
-    """Whether this engine carries out known enroll documents without the executor."""
-    return db.dialect == "postgresql"
-
-
 async def post(
     client: AsyncClient, token: str, variables: dict[str, Any], **headers: str
 ) -> tuple[int, bytes]:
@@ -132,14 +127,19 @@ async def test_a_change_made_directly_answers_as_the_executor_reports_it(
     for variables in cases:
         async with count_statements(db) as statements:
             direct = await post(client, token, variables)
-        if goes_direct(db):
+        if db.dialect == "postgresql":
             # The token check with the function call, then the payload; each its own
             # transaction.
             assert len(statements) == 2, statements
             assert not any(s.strip().upper().startswith("BEGIN") for s in statements)
+        else:
+            # The token check before the write lock is taken; the payload after COMMIT.
+            sent = [s.split()[0].upper() for s in statements]
+            assert sent[:2] == ["SELECT", "BEGIN"], statements
+            assert sent[-2:] == ["COMMIT", "SELECT"], statements
         again = await post(reference, token, variables)
         assert direct == again
-    assert ANSWERED["write"] - before == (len(cases) if goes_direct(db) else 0)
+    assert ANSWERED["write"] - before == len(cases)
     # Re-activation after a cancellation appends history; the executor first this time.
     gone = {"userId": users[0], "eventId": event}
     await unenroll(reference, token, gone)
@@ -310,12 +310,12 @@ async def test_the_sql_rule_of_rights_is_the_python_rule(db: Database) -> None:
     """auth/service.token_allows (what a direct write checks in its statement) agrees with
     principal_from_row + Plan.missing_scopes (what the full path checks) for every token
     scope set, with no client and with a client of every scope set, for the enroll plan's
-    needs and for simpler ones. SQLite runs no direct write (the function is PostgreSQL's):
-    there the declaration says so."""
+    needs and for simpler ones. SQLite's direct writes check with those Python functions
+    themselves (graphql/direct.py), before the write transaction."""
     write = TYPE_MAPS["Mutation"].fields["enrollUserInOfferEvent"]
     assert isinstance(write, Write)
+    assert db.dialect in write.dialects
     if db.dialect != "postgresql":
-        assert db.dialect not in write.dialects
         return
     needs = [
         frozenset({frozenset({"events.write"})}),

@@ -14,8 +14,9 @@ import contextlib
 import sqlite3
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -56,6 +57,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+R = TypeVar("R")
 
 _WRITE_OPTION = "offerdesk_write"
 _BUDGET_KEY = "offerdesk_budget"
@@ -153,22 +156,50 @@ async def _interrupt(driver: Any) -> None:
 _budget: ContextVar[_Budget | None] = ContextVar("offerdesk_budget", default=None)
 
 
+def _configure_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int) -> None:
+    """Every SQLite connection's settings (sqlite3's, or SQLAlchemy's adapter of aiosqlite's)."""
+    # None: the driver must not emit BEGIN itself; we do (the "begin" hook, write_transaction).
+    dbapi_connection.isolation_level = None
+    # SQLite's own lower() folds ASCII only; PostgreSQL folds every letter, and searches
+    # must behave the same on both. No index or constraint may use it: one built with a
+    # function stock SQLite lacks breaks under REINDEX and integrity_check (issue 14).
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+    dbapi_connection.create_function("offerdesk_base64url", 1, _base64url, deterministic=True)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    cursor.close()
+
+
+def _next_data_version(version: Any) -> str:
+    """The statement that moves SQLite's data version (``Database.data_version``) on from
+    ``version``: the header's user_version, written with the transaction, so it moves exactly
+    when the data does (the writer holds the write lock)."""
+    return f"PRAGMA user_version = {int(version or 0) + 1}"
+
+
+@contextmanager
+def write_transaction(cursor: sqlite3.Cursor) -> Iterator[None]:
+    """A SQLite write transaction on ``cursor``'s connection, as ``Database.transaction``
+    makes one (``BEGIN IMMEDIATE``, the data version moved, COMMIT), for code that runs in
+    the writer thread (``Database.sqlite_writer``); rolled back if the block raises."""
+    cursor.execute(locking.begin_statement(True))
+    try:
+        yield
+        cursor.execute(_next_data_version(cursor.execute("PRAGMA user_version").fetchone()[0]))
+        cursor.execute("COMMIT")
+    except BaseException:
+        if cursor.connection.in_transaction:
+            cursor.execute("ROLLBACK")
+        raise
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # None: the driver must not emit BEGIN itself; the "begin" hook below does.
-        dbapi_connection.isolation_level = None
-        # SQLite's own lower() folds ASCII only; PostgreSQL folds every letter, and searches
-        # must behave the same on both. No index or constraint may use it: one built with a
-        # function stock SQLite lacks breaks under REINDEX and integrity_check (issue 14).
-        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-        dbapi_connection.create_function("offerdesk_base64url", 1, _base64url, deterministic=True)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.close()
+        _configure_sqlite_connection(dbapi_connection, busy_timeout_ms)
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _on_checkout(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
@@ -251,6 +282,16 @@ class Database:
         self._direct_slots = (
             asyncio.Semaphore(max(self._keep, 1)) if self.dialect == "postgresql" else None
         )
+        # SQLite: graphql/direct.py's writes, on a connection of their own in a thread of its
+        # own (sqlite_writer).
+        self._busy_timeout_ms = settings.sqlite_busy_timeout_ms
+        self._writer: sqlite3.Connection | None = None
+        self._writer_trace: Callable[[str], None] | None = None
+        self._writer_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="offerdesk-sqlite-writer")
+            if self.dialect == "sqlite"
+            else None
+        )
 
     def read_session(self) -> AsyncSession:
         return self._reads()
@@ -268,10 +309,8 @@ class Database:
         # SQLite has one writer at a time: this process's writers queue (locking.py).
         async with self._sqlite_writers.turn(), self._writes() as session, session.begin():
             yield session
-            # SQLite's data version: the header's user_version, written with the transaction,
-            # so it moves exactly when the data does (this process holds the write lock).
             version = await session.scalar(text("PRAGMA user_version"))
-            await session.execute(text(f"PRAGMA user_version = {int(version or 0) + 1}"))
+            await session.execute(text(_next_data_version(version)))
 
     @asynccontextmanager
     async def single_statement(self) -> AsyncIterator[AsyncSession]:
@@ -393,7 +432,64 @@ class Database:
                 # A pool of one: its connection is the sessions' too.
                 await greenlet_spawn(connection.close)
 
+    async def sqlite_writer(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        """``work(connection)`` run on this process's SQLite writer connection, in its thread,
+        in this process's writers' turn (locking.py, kind 1): one hop from the event loop for
+        a whole change, where each statement of a session is one (graphql/direct.py's writes;
+        ``work`` opens its transaction with ``write_transaction``).
+
+        Cancelled (the request's time budget), the statement running is interrupted
+        (``sqlite3_interrupt``) and the turn is kept until ``work`` has ended, so its
+        transaction is rolled back before the next writer's starts; then CancelledError
+        propagates. Raises ValueError for a database SQLite cannot open twice (in memory).
+        """
+        if self._writer_thread is None or self._sqlite_writers is None:
+            raise ValueError("the writer connection is SQLite's")
+        loop = asyncio.get_running_loop()
+        async with self._sqlite_writers.turn():
+            done = loop.run_in_executor(self._writer_thread, self._in_writer_thread, work)
+            try:
+                return await asyncio.shield(done)
+            except asyncio.CancelledError:
+                if self._writer is not None:
+                    self._writer.interrupt()
+                await asyncio.wait([done])
+                raise
+
+    def _in_writer_thread(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        if self._writer is None:
+            database = self.engine.url.database
+            if not database or database == ":memory:":
+                raise ValueError("an in-memory SQLite database has one connection")
+            self._writer = sqlite3.connect(database, isolation_level=None)
+            _configure_sqlite_connection(self._writer, self._busy_timeout_ms)
+            self._writer.set_trace_callback(self._writer_trace)
+        return work(self._writer)
+
+    async def trace_sqlite_writer(self, callback: Callable[[str], None] | None) -> None:
+        """Have the SQLite writer connection (``sqlite_writer``) pass each statement it runs to
+        ``callback`` (sqlite3's trace callback), or stop with None: what bench/ and the tests
+        count the statements of a request by."""
+        if self._writer_thread is None:
+            return
+        self._writer_trace = callback
+
+        def trace() -> None:
+            if self._writer is not None:
+                self._writer.set_trace_callback(callback)
+
+        await asyncio.get_running_loop().run_in_executor(self._writer_thread, trace)
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
     async def dispose(self) -> None:
+        if self._writer_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._writer_thread, self._close_writer
+            )
         kept, self._kept = self._kept, []
         for connection in kept:
             await greenlet_spawn(connection.close)

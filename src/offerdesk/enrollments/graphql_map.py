@@ -71,6 +71,10 @@ def _enroll_values(arguments: Mapping[str, Any]) -> dict[str, Any]:
     return service.enroll_call_values(request)
 
 
+def _enroll_on_sqlite(cursor: Any, values: Mapping[str, Any]) -> Mapping[str, Any]:
+    return vars(service.enroll_on_sqlite(cursor, values))
+
+
 def _count_changes(row: Mapping[str, Any]) -> None:
     metrics.count_enrollment_changes(row["causes"] or ())
 
@@ -124,8 +128,8 @@ MAPS = [
                 values=_enroll_values,
                 result=service.enrolled_id,
                 committed=_count_changes,
-                # The function of migration 0007; SQLite's enrollments run in Python.
-                dialects=frozenset({"postgresql"}),
+                sqlite=_enroll_on_sqlite,
+                dialects=frozenset({"postgresql", "sqlite"}),
             ),
         },
     ),

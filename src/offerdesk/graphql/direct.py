@@ -22,9 +22,9 @@ The response cache (graphql/cache.py) rides in the same statement: it reads the 
 beside the token and computes the answer only when the stored one is not current, so a hit and
 a miss both cost one round trip (docs/decisions.md).
 
-Mutations whose one root field has a ``Write`` declaration (``enrollUserInOfferEvent`` on
-PostgreSQL, issue 11) are known once the executor has answered them without errors, and are
-then carried out here in two statements on one connection, each its own transaction:
+Mutations whose one root field has a ``Write`` declaration (``enrollUserInOfferEvent``,
+issue 11) are known once the executor has answered them without errors, and are then carried
+out here. On PostgreSQL, in two statements on one connection, each its own transaction:
 
 * the token check and the change: the same function call the service makes (the event is
   locked for that one round trip), joined LATERAL to the token's row under the condition that
@@ -32,11 +32,16 @@ then carried out here in two statements on one connection, each its own transact
   the rule the full path applies in Python), so that nothing runs for a caller who may not;
 * the payload, compiled like a read, by the id the change reports.
 
+On SQLite, which has no functions, in one hop to the process's writer thread
+(``Database.sqlite_writer``): the token check, then (for a principal who may) the change's
+statements (``Write.sqlite``) in a write transaction, then the payload, on one connection.
+
 A refused change wrote nothing, and the full path answers it (the executor's errors); so
 does a caller without the right (401, FORBIDDEN), and a change whose connection failed,
 which the declaration guarantees may run again.
 """
 
+import sqlite3
 import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -54,7 +59,7 @@ from offerdesk.auth.service import (
     token_allows,
     token_lookup,
 )
-from offerdesk.db import Database, utcnow
+from offerdesk.db import Database, utcnow, write_transaction
 from offerdesk.errors import DomainError
 from offerdesk.graphql.cache import CacheKey, ResponseCache, cache_key
 from offerdesk.graphql.compiler.declarations import RESULT_ID, Fallback, Write
@@ -77,6 +82,19 @@ class DirectAnswer:
     operation_name: str | None
     # A mutation's change committed (the answer's data is its payload).
     wrote: bool = False
+
+
+class _Refused(Exception):
+    """A change the rules refused: its transaction is rolled back (it wrote nothing)."""
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A change made on SQLite: who made it, the change's row and the payload's row."""
+
+    principal: Principal
+    row: Mapping[str, Any]
+    data: tuple[Any, ...] | None
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,10 @@ class DirectReads:
         self._writes: weakref.WeakKeyDictionary[Plan, tuple[_Prepared, _Prepared]] = (
             weakref.WeakKeyDictionary()
         )
+        self._sqlite_payloads: weakref.WeakKeyDictionary[Plan, _Prepared] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._sqlite_token_check: _Prepared | None = None
 
     async def answer(
         self,
@@ -206,8 +228,10 @@ class DirectReads:
             values = write.values(planned.arguments(coerced))
         except (Fallback, DomainError):
             return None
-        if db.dialect != "postgresql":
-            return None
+        if db.dialect == "sqlite":
+            return await self._write_on_sqlite(
+                db, plan, write, values, parameters, token, operation_name
+            )
         change, payload = self._prepare_write(plan, write, db)
         try:
             async with db.driver_connection() as driver:
@@ -232,6 +256,62 @@ class DirectReads:
             return None
         ANSWERED["write"] += 1
         return DirectAnswer(str(data[0]).encode(), principal, operation_name, wrote=True)
+
+    async def _write_on_sqlite(
+        self,
+        db: Database,
+        plan: Plan,
+        write: Write,
+        values: Mapping[str, Any],
+        parameters: dict[str, Any],
+        token: str,
+        operation_name: str | None,
+    ) -> DirectAnswer | None:
+        """A known mutation on SQLite, in one hop to the writer thread (see the module)."""
+        check = self._sqlite_token_check
+        if check is None:
+            check = self._sqlite_token_check = _compile(_TOKEN_CHECK, db)
+        payload = self._sqlite_payloads.get(plan)
+        if payload is None:
+            payload = self._sqlite_payloads[plan] = _compile(select(plan.data), db)
+        credentials = {"token_hash": hash_secret(token), "token_now": utcnow()}
+
+        def work(connection: sqlite3.Connection) -> _Written | None:
+            cursor = connection.cursor()
+            try:
+                token_row = cursor.execute(check.sql, _arguments(check, credentials)).fetchone()
+                principal = principal_from_row(token_row)
+                if principal is None or plan.missing_scopes(principal.scopes):
+                    return None
+                with write_transaction(cursor):
+                    row = write.sqlite(cursor, values)
+                    result = write.result(row)
+                    if result is None:
+                        # Nothing was written; the full path answers with the refusal.
+                        raise _Refused
+                data = cursor.execute(
+                    payload.sql, _arguments(payload, {**parameters, RESULT_ID: result})
+                ).fetchone()
+                return _Written(principal, row, data)
+            except _Refused:
+                return None
+            finally:
+                cursor.close()
+
+        try:
+            written = await db.sqlite_writer(work)
+        except Exception:
+            # As for PostgreSQL: the change may run again (``Write``'s contract).
+            return None
+        if written is None:
+            return None
+        write.committed(written.row)
+        if written.data is None:
+            return None
+        ANSWERED["write"] += 1
+        return DirectAnswer(
+            str(written.data[0]).encode(), written.principal, operation_name, wrote=True
+        )
 
     def _prepare_write(self, plan: Plan, write: Write, db: Database) -> tuple[_Prepared, _Prepared]:
         """The plan's change beside its token check, and its payload, compiled once."""

@@ -120,8 +120,11 @@ class Write:
       (metrics), called once the statement returned;
     * ``payload``: the field's payload type, whose map has no table (``model`` None): its
       fields reach rows through ``result_id``;
-    * ``dialects``: the engines that have what ``statement`` calls (other engines'
-      requests take the executor).
+    * ``sqlite``: the change on SQLite, which has no functions to call: ``sqlite(cursor,
+      values)`` makes it with a DB-API ``cursor`` inside a write transaction and returns the
+      row ``statement`` would, as a mapping (the caller checks the rights first);
+    * ``dialects``: the engines that have what ``statement`` calls, or ``sqlite`` (other
+      engines' requests take the executor).
 
     Only a change that may run again unchanged belongs here: when its connection fails
     mid-statement, the full path runs the request again.
@@ -132,6 +135,7 @@ class Write:
     values: Callable[[Mapping[str, Any]], dict[str, Any]]
     result: Callable[[Mapping[str, Any]], Any]
     committed: Callable[[Mapping[str, Any]], None]
+    sqlite: Callable[[Any, Mapping[str, Any]], Mapping[str, Any]]
     dialects: frozenset[str]
 
 
