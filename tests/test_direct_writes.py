@@ -133,10 +133,13 @@ async def test_a_change_made_directly_answers_as_the_executor_reports_it(
             assert len(statements) == 2, statements
             assert not any(s.strip().upper().startswith("BEGIN") for s in statements)
         else:
-            # The token check before the write lock is taken; the payload after COMMIT.
+            # One write transaction whose first statement checks the token and reads the
+            # data version, which the commit moves on without reading it again; the payload
+            # after COMMIT.
             sent = [s.split()[0].upper() for s in statements]
-            assert sent[:2] == ["SELECT", "BEGIN"], statements
+            assert sent[:2] == ["BEGIN", "SELECT"], statements
             assert sent[-2:] == ["COMMIT", "SELECT"], statements
+            assert sent.count("PRAGMA") == 1, statements
         again = await post(reference, token, variables)
         assert direct == again
     assert ANSWERED["write"] - before == len(cases)

@@ -23,6 +23,7 @@ from offerdesk.auth.scopes import Scope
 from offerdesk.db import Database
 from offerdesk.events.models import OfferEvent
 from offerdesk.graphql.cache import CacheKey, ResponseCache
+from offerdesk.graphql.direct import ANSWERED
 from offerdesk.offers import service as offers_service
 from offerdesk.offers.models import Offer
 
@@ -278,6 +279,30 @@ async def test_a_write_is_seen_by_the_next_compiled_query(
 
     answer = await compiled_api(OFFERS)
     assert answer == {"data": {"offers": [{"id": offer_id, "title": "Induction"}]}}
+
+
+EVENT_COUNT = "query($id: UUID!) { offerEvent(id: $id) { enrolledCount } }"
+
+
+async def test_a_direct_enrollment_is_seen_by_the_next_cached_query(
+    compiled: tuple[Api, Starlette],
+) -> None:
+    """graphql/direct.py's enrollments (compiled writes, both engines) move the data version:
+    an event's count, stored in this process's cache before each, is read again after it."""
+    compiled_api, application = compiled
+    db: Database = application.state.db
+    event = await make_event(db, capacity=None)
+    users = await make_users(db, 4)
+    direct = ANSWERED["write"]
+    for enrolled, user in enumerate(users):
+        for _ in range(3):
+            answer = await compiled_api.data(EVENT_COUNT, {"id": event})
+            assert answer["offerEvent"]["enrolledCount"] == enrolled
+        await compiled_api.data(ENROLL, {"userId": user, "eventId": event})
+    answer = await compiled_api.data(EVENT_COUNT, {"id": event})
+    assert answer["offerEvent"]["enrolledCount"] == len(users)
+    # The first enrollment made the document known; the others went direct.
+    assert ANSWERED["write"] - direct == len(users) - 1
 
 
 async def test_a_stored_compiled_answer_is_not_served_without_its_scope(

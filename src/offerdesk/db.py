@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -180,15 +181,30 @@ def _next_data_version(version: Any) -> str:
     return f"PRAGMA user_version = {int(version or 0) + 1}"
 
 
+@dataclass
+class VersionRead:
+    """SQLite's data version as read inside a write transaction (``write_transaction``):
+    ``value`` stays None until the block sets it."""
+
+    value: Any = None
+
+
 @contextmanager
-def write_transaction(cursor: sqlite3.Cursor) -> Iterator[None]:
+def write_transaction(cursor: sqlite3.Cursor) -> Iterator[VersionRead]:
     """A SQLite write transaction on ``cursor``'s connection, as ``Database.transaction``
     makes one (``BEGIN IMMEDIATE``, the data version moved, COMMIT), for code that runs in
-    the writer thread (``Database.sqlite_writer``); rolled back if the block raises."""
+    the writer thread (``Database.sqlite_writer``); rolled back if the block raises.
+
+    A block that reads the data version (``Database.data_version_sql``) in a statement of its
+    own sets the ``VersionRead`` it is given: the commit then moves it on without reading it
+    again."""
     cursor.execute(locking.begin_statement(True))
     try:
-        yield
-        cursor.execute(_next_data_version(cursor.execute("PRAGMA user_version").fetchone()[0]))
+        read = VersionRead()
+        yield read
+        if read.value is None:
+            read.value = cursor.execute("PRAGMA user_version").fetchone()[0]
+        cursor.execute(_next_data_version(read.value))
         cursor.execute("COMMIT")
     except BaseException:
         if cursor.connection.in_transaction:

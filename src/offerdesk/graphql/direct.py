@@ -33,8 +33,10 @@ out here. On PostgreSQL, in two statements on one connection, each its own trans
 * the payload, compiled like a read, by the id the change reports.
 
 On SQLite, which has no functions, in one hop to the process's writer thread
-(``Database.sqlite_writer``): the token check, then (for a principal who may) the change's
-statements (``Write.sqlite``) in a write transaction, then the payload, on one connection.
+(``Database.sqlite_writer``), on one connection: a write transaction whose first statement
+checks the token beside the data version (the rights are checked in Python, by the full
+path's functions), then, for a principal who may, the change's statements (``Write.sqlite``)
+and the commit; then the payload.
 
 A refused change wrote nothing, and the full path answers it (the executor's errors); so
 does a caller without the right (401, FORBIDDEN), and a change whose connection failed,
@@ -270,7 +272,8 @@ class DirectReads:
         """A known mutation on SQLite, in one hop to the writer thread (see the module)."""
         check = self._sqlite_token_check
         if check is None:
-            check = self._sqlite_token_check = _compile(_TOKEN_CHECK, db)
+            versioned = _TOKEN_CHECK.add_columns(db.data_version_sql().label("version"))
+            check = self._sqlite_token_check = _compile(versioned, db)
         payload = self._sqlite_payloads.get(plan)
         if payload is None:
             payload = self._sqlite_payloads[plan] = _compile(select(plan.data), db)
@@ -279,11 +282,15 @@ class DirectReads:
         def work(connection: sqlite3.Connection) -> _Written | None:
             cursor = connection.cursor()
             try:
-                token_row = cursor.execute(check.sql, _arguments(check, credentials)).fetchone()
-                principal = principal_from_row(token_row)
-                if principal is None or plan.missing_scopes(principal.scopes):
-                    return None
-                with write_transaction(cursor):
+                # The token is checked in the transaction, beside the data version that the
+                # commit moves on: one statement for both.
+                with write_transaction(cursor) as version:
+                    token = cursor.execute(check.sql, _arguments(check, credentials)).fetchone()
+                    principal = principal_from_row(token)
+                    if principal is None or plan.missing_scopes(principal.scopes):
+                        # The full path answers (401, FORBIDDEN).
+                        raise _Refused
+                    version.value = token[4]
                     row = write.sqlite(cursor, values)
                     result = write.result(row)
                     if result is None:
