@@ -112,9 +112,15 @@ async def statements_sent(db: Database) -> AsyncIterator[list[tuple[str, Any]]]:
 
     def trace(statement: str) -> None:
         # SQLite traces what runs inside a statement (a trigger, the pragma_user_version
-        # table function) as "-- <sql>": part of the statement, not a statement sent.
-        if active and not statement.startswith("-- "):
-            statements.append((statement, None))
+        # table function) as "-- <sql>", or (CPython's sqlite3 passes each program's
+        # expanded SQL) as the statement's own text again, right after it: part of the
+        # statement, not a statement sent. (So two identical statements sent back to back,
+        # parameters included, count once.)
+        if not active or statement.startswith("-- "):
+            return
+        if statements and statements[-1][0] == statement:
+            return
+        statements.append((statement, None))
 
     def logged(record: Any) -> None:
         if active:
