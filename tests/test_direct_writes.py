@@ -10,7 +10,9 @@ in one write transaction and the payload, in one hop to the writer thread), one 
 for byte the same; a refusal must be the same body on both, with nothing written.
 """
 
+import asyncio
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -30,9 +32,10 @@ from offerdesk.auth.service import (
     token_allows,
     token_lookup,
 )
-from offerdesk.db import Database, utcnow
+from offerdesk.db import Database, utcnow, write_transaction
 from offerdesk.enrollments.models import Enrollment, EnrollmentStatusChange
 from offerdesk.events import service as events_service
+from offerdesk.events.models import OfferEvent
 from offerdesk.graphql.compiler.declarations import Write
 from offerdesk.graphql.compiler.plan import Plan
 from offerdesk.graphql.direct import ANSWERED
@@ -407,3 +410,42 @@ async def test_without_the_setting_nothing_goes_direct(
         assert status == 200
         assert b'"ENROLLED"' in body
     assert ANSWERED["write"] == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_cancelled_sqlite_write_is_interrupted_and_rolled_back_before_the_next(
+    db: Database,
+) -> None:
+    """Database.sqlite_writer (SQLite's direct writes; PostgreSQL's statements end by their
+    statement_timeout): a write cancelled mid-statement (the request's time budget) has that
+    statement interrupted, and its transaction is rolled back before the next writer's turn
+    begins: the next write transaction finds the lock free and nothing of the first."""
+    event = await make_event(db, capacity=None)
+    seen: list[str] = []
+
+    def work(connection: sqlite3.Connection) -> None:
+        cursor = connection.cursor()
+        with write_transaction(cursor):
+            cursor.execute(
+                "UPDATE offer_events SET title = 'half-written' WHERE id = ?",
+                [uuid.UUID(event).hex],
+            )
+            try:
+                # Runs until interrupted.
+                cursor.execute(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)"
+                    " SELECT count(*) FROM n"
+                )
+            except sqlite3.OperationalError as error:
+                seen.append(str(error))
+                raise
+
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await db.sqlite_writer(work)
+    assert seen == ["interrupted"]
+    async with db.transaction() as session:
+        title = await session.scalar(
+            select(OfferEvent.title).where(OfferEvent.id == uuid.UUID(event))
+        )
+    assert title != "half-written"

@@ -303,11 +303,7 @@ class Database:
         self._busy_timeout_ms = settings.sqlite_busy_timeout_ms
         self._writer: sqlite3.Connection | None = None
         self._writer_trace: Callable[[str], None] | None = None
-        self._writer_thread = (
-            ThreadPoolExecutor(1, thread_name_prefix="offerdesk-sqlite-writer")
-            if self.dialect == "sqlite"
-            else None
-        )
+        self._writer_thread: ThreadPoolExecutor | None = None
 
     def read_session(self) -> AsyncSession:
         return self._reads()
@@ -459,8 +455,10 @@ class Database:
         transaction is rolled back before the next writer's starts; then CancelledError
         propagates. Raises ValueError for a database SQLite cannot open twice (in memory).
         """
-        if self._writer_thread is None or self._sqlite_writers is None:
+        if self._sqlite_writers is None:
             raise ValueError("the writer connection is SQLite's")
+        if self._writer_thread is None:
+            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="offerdesk-writer")
         loop = asyncio.get_running_loop()
         async with self._sqlite_writers.turn():
             done = loop.run_in_executor(self._writer_thread, self._in_writer_thread, work)
@@ -470,6 +468,10 @@ class Database:
                 if self._writer is not None:
                     self._writer.interrupt()
                 await asyncio.wait([done])
+                if not done.cancelled():
+                    # Retrieved: the caller is cancelled whatever the work raised (most often
+                    # the interruption itself).
+                    done.exception()
                 raise
 
     def _in_writer_thread(self, work: Callable[[sqlite3.Connection], R]) -> R:
@@ -486,9 +488,9 @@ class Database:
         """Have the SQLite writer connection (``sqlite_writer``) pass each statement it runs to
         ``callback`` (sqlite3's trace callback), or stop with None: what bench/ and the tests
         count the statements of a request by."""
+        self._writer_trace = callback
         if self._writer_thread is None:
             return
-        self._writer_trace = callback
 
         def trace() -> None:
             if self._writer is not None:
@@ -502,10 +504,12 @@ class Database:
             self._writer = None
 
     async def dispose(self) -> None:
-        if self._writer_thread is not None:
-            await asyncio.get_running_loop().run_in_executor(
-                self._writer_thread, self._close_writer
-            )
+        """Close every connection (the pool's, the kept ones, the SQLite writer's, whose thread
+        ends too); the database may be used again after, on new ones."""
+        thread, self._writer_thread = self._writer_thread, None
+        if thread is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, self._close_writer)
+            thread.shutdown()
         kept, self._kept = self._kept, []
         for connection in kept:
             await greenlet_spawn(connection.close)
