@@ -154,6 +154,9 @@ async def test_enrollment_changes_write_the_reference_events(db: Database) -> No
     ]
     assert {row.data["offerEventId"] for row in changes} == {str(event.id)}
     assert changes[-1].object_id == waiting.id
+    # The triggers (migrations 0009, 0010) give each event a random id, as services do.
+    assert len({row.id for row in changes}) == len(changes)
+    assert {(row.id.version, row.id.variant) for row in changes} == {(4, uuid.RFC_4122)}
     # Enrolling again after withdrawing is a new enrollment for an integrator.
     await enroll(db, first.id, event.id)
     assert _enrollment_facts((await rows(db))[-1]) == (
