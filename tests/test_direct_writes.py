@@ -13,14 +13,16 @@ for byte the same; a refusal must be the same body on both, with nothing written
 import asyncio
 import re
 import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, text
 
 from offerdesk.app import create_app
 from offerdesk.auth.scopes import Scope
@@ -449,3 +451,66 @@ async def test_a_cancelled_sqlite_write_is_interrupted_and_rolled_back_before_th
             select(OfferEvent.title).where(OfferEvent.id == uuid.UUID(event))
         )
     assert title != "half-written"
+
+
+SLOW_PAYLOAD = """
+mutation($userId: UUID!, $eventId: UUID!) {
+  enrollUserInOfferEvent(enrollment: {userId: $userId, offerEventId: $eventId}) {
+    enrollment { id status offerEvent { contentTitle } }
+  }
+}"""
+
+
+async def test_a_budget_spent_after_the_commit_is_not_answered_as_nothing_written(
+    database_url: str, token: str, db: Database
+) -> None:
+    """A direct enrollment that commits, then runs out of the request's time budget while its
+    payload is read, stands: the answer is the masked error (500), not 503's "nothing was
+    written, retry", and the enrollment is there. The payload is held up after the commit:
+    on PostgreSQL by a lock on the content table only the payload reads, on SQLite by the
+    writer connection's trace hook pausing before the payload's statement."""
+    app = create_app(settings_for(database_url, compiled_writes=True, request_timeout_seconds=1))
+    event = await make_event(db, capacity=None)
+    users = await make_users(db, 2)
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+            body = {"query": SLOW_PAYLOAD, "variables": {"userId": users[0], "eventId": event}}
+            headers = {"Authorization": f"Bearer {token}"}
+            # The executor answers first: the document is known from then on.
+            assert (await client.post("/graphql", json=body, headers=headers)).status_code == 200
+            body["variables"]["userId"] = users[1]
+            direct = ANSWERED["write"]
+            async with _payload_held_up(app.state.db, db):
+                response = await client.post("/graphql", json=body, headers=headers)
+    finally:
+        await app.state.db.dispose()
+    assert response.status_code == 500, response.text
+    assert "nothing was written" not in response.text
+    assert ANSWERED["write"] == direct
+    async with db.read_session() as session:
+        statuses = await session.scalars(
+            select(Enrollment.status).where(Enrollment.user_id == uuid.UUID(users[1]))
+        )
+        assert [status.value for status in statuses] == ["ENROLLED"]
+
+
+@asynccontextmanager
+async def _payload_held_up(db: Database, other: Database) -> AsyncIterator[None]:
+    """``db``'s direct payloads held up for 2 s; ``other``: a database of longer timeouts, for
+    PostgreSQL's lock (``db``'s would end the holding session after its own budget)."""
+    if db.dialect == "postgresql":
+        async with other.engine.connect() as holder:
+            await holder.execute(text("LOCK TABLE offer_event_contents IN ACCESS EXCLUSIVE MODE"))
+            yield
+            await holder.rollback()
+        return
+
+    def pause(statement: str) -> None:
+        if statement.startswith("SELECT ('{"):
+            time.sleep(2)
+
+    await db.trace_sqlite_writer(pause)
+    try:
+        yield
+    finally:
+        await db.trace_sqlite_writer(None)

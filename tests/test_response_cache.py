@@ -301,8 +301,9 @@ async def test_a_direct_enrollment_is_seen_by_the_next_cached_query(
         await compiled_api.data(ENROLL, {"userId": user, "eventId": event})
     answer = await compiled_api.data(EVENT_COUNT, {"id": event})
     assert answer["offerEvent"]["enrolledCount"] == len(users)
-    # The first enrollment made the document known; the others went direct.
-    assert ANSWERED["write"] - direct == len(users) - 1
+    # At least every enrollment after the first went direct (the first made the document
+    # known, unless an earlier test of this process had).
+    assert ANSWERED["write"] - direct >= len(users) - 1
 
 
 async def test_a_stored_compiled_answer_is_not_served_without_its_scope(

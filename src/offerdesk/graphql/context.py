@@ -46,6 +46,10 @@ class Context:
         # concurrently, so they take turns.
         self._lock = asyncio.Lock()
 
+    def mark_committed(self) -> None:
+        """A change made outside this context's sessions (graphql/direct.py) has committed."""
+        self.committed = self.wrote = True
+
     @cached_property
     def loaders(self) -> Loaders:
         """The request's DataLoaders, made on first use (a compiled read needs none)."""

@@ -92,10 +92,9 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class _Written:
-    """A change made on SQLite: who made it, the change's row and the payload's row."""
+    """A change made on SQLite: who made it and the payload's row."""
 
     principal: Principal
-    row: Mapping[str, Any]
     data: tuple[Any, ...] | None
 
 
@@ -146,12 +145,15 @@ class DirectReads:
         token: str,
         reads: bool = True,
         writes: bool = False,
+        on_commit: Callable[[], None] = lambda: None,
     ) -> DirectAnswer | None:
         """The answer to a request whose body asked for ``query`` with ``variables`` and
         ``operation_name`` (as sent) with bearer ``token``; None when the full path must
         answer (see the module). ``reads``/``writes``: whether a query / a mutation may be
         answered here (a mutation only over POST, without an Idempotency-Key). Cancellation
-        (the request's time budget) propagates.
+        (the request's time budget) propagates. ``on_commit`` is called once a mutation's
+        change has committed, before its payload is read: a failure from then on (the time
+        budget included) must not be answered as "nothing was written".
 
         With a response ``cache``, the statement also reads the data version and computes the
         answer only when it differs from the stored answer's: a hit costs the same one
@@ -185,7 +187,9 @@ class DirectReads:
             return None
         name = operation_name or known.name
         if plan.write is not None:
-            return await self._write(db, plan, plan.write, coerced, parameters, token, name)
+            return await self._write(
+                db, plan, plan.write, coerced, parameters, token, name, on_commit
+            )
         # A compiled answer depends on the caller only through the scopes the plan needs, which
         # the caller is checked to hold: those, not the caller's, are in the key.
         # No doorkeeper (ResponseCache.admit): the version is read in the same statement
@@ -223,6 +227,7 @@ class DirectReads:
         parameters: dict[str, Any],
         token: str,
         operation_name: str | None,
+        on_commit: Callable[[], None],
     ) -> DirectAnswer | None:
         """A known mutation carried out in two statements (see the module), or None."""
         write = planned.write
@@ -232,7 +237,7 @@ class DirectReads:
             return None
         if db.dialect == "sqlite":
             return await self._write_on_sqlite(
-                db, plan, write, values, parameters, token, operation_name
+                db, plan, write, values, parameters, token, operation_name, on_commit
             )
         change, payload = self._prepare_write(plan, write, db)
         try:
@@ -250,6 +255,7 @@ class DirectReads:
                 if principal is None or result is None:
                     return None
                 write.committed(row)
+                on_commit()
                 data = await _run(driver, db.dialect, payload, {**parameters, RESULT_ID: result})
         except Exception:
             # As for reads; the change may run again (``Write``'s contract).
@@ -268,6 +274,7 @@ class DirectReads:
         parameters: dict[str, Any],
         token: str,
         operation_name: str | None,
+        on_commit: Callable[[], None],
     ) -> DirectAnswer | None:
         """A known mutation on SQLite, in one hop to the writer thread (see the module)."""
         check = self._sqlite_token_check
@@ -278,6 +285,8 @@ class DirectReads:
         if payload is None:
             payload = self._sqlite_payloads[plan] = _compile(select(plan.data), db)
         credentials = {"token_hash": hash_secret(token), "token_now": utcnow()}
+        # The change's row once committed: told below whatever happens after the commit.
+        committed: list[Mapping[str, Any]] = []
 
         def work(connection: sqlite3.Connection) -> _Written | None:
             cursor = connection.cursor()
@@ -296,10 +305,11 @@ class DirectReads:
                     if result is None:
                         # Nothing was written; the full path answers with the refusal.
                         raise _Refused
+                committed.append(row)
                 data = cursor.execute(
                     payload.sql, _arguments(payload, {**parameters, RESULT_ID: result})
                 ).fetchone()
-                return _Written(principal, row, data)
+                return _Written(principal, data)
             except _Refused:
                 return None
             finally:
@@ -309,11 +319,13 @@ class DirectReads:
             written = await db.sqlite_writer(work)
         except Exception:
             # As for PostgreSQL: the change may run again (``Write``'s contract).
-            return None
-        if written is None:
-            return None
-        write.committed(written.row)
-        if written.data is None:
+            written = None
+        finally:
+            # Cancelled too: sqlite_writer has waited for the work to end.
+            if committed:
+                write.committed(committed[0])
+                on_commit()
+        if written is None or written.data is None:
             return None
         ANSWERED["write"] += 1
         return DirectAnswer(

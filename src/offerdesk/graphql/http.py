@@ -247,6 +247,7 @@ async def _direct(request: Request, context: Context, raw: bytes) -> DirectAnswe
         token,
         reads=reads,
         writes=writes,
+        on_commit=context.mark_committed,
     )
 
 
