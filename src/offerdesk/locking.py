@@ -102,26 +102,15 @@ async def lock_value(session: AsyncSession, scope: str, value: str) -> None:
         await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
-async def lock_row(
-    session: AsyncSession, model: type[T], id_: uuid.UUID, *joined: Any
-) -> Any | None:
-    """The row of ``model`` with id ``id_``, locked until the transaction ends (kind 3).
-
-    ``joined`` are further entities or columns read in the same statement (not locked), each
-    with the join condition it needs given as ``(entity, onclause, outer)``: one round trip
-    fewer while the lock is held. Returns the model instance (no ``joined``) or the row tuple,
-    or None when there is no such row. SQLite ignores ``FOR UPDATE``; its writer lock
-    (kind 1) already covers the row.
-    """
-    entities = [model, *(entity for entity, _, _ in joined)]
-    stmt = select(*entities).where(model.id == id_)  # type: ignore[attr-defined]
-    for entity, onclause, outer in joined:
-        stmt = stmt.join(entity, onclause, isouter=outer)
+async def lock_row(session: AsyncSession, model: type[T], id_: uuid.UUID) -> T | None:
+    """The row of ``model`` with id ``id_``, locked until the transaction ends (kind 3), or
+    None when there is no such row. SQLite ignores ``FOR UPDATE``; its writer lock (kind 1)
+    already covers the row."""
+    stmt = select(model).where(model.id == id_)  # type: ignore[attr-defined]
     if _enabled:
         stmt = stmt.with_for_update(of=model)
-    if not joined:
-        return await session.scalar(stmt)
-    return (await session.execute(stmt)).first()
+    row: T | None = await session.scalar(stmt)
+    return row
 
 
 async def claim_rows(session: AsyncSession, stmt: Select[Any]) -> list[Any]:

@@ -68,14 +68,6 @@ async def rows_by_ids(
     return [by_id.get(id_) for id_ in ids]
 
 
-async def ids_by_refs(
-    session: AsyncSession, model: Any, refs: Sequence[str]
-) -> dict[str, uuid.UUID]:
-    """``{ref: id}`` for the refs that exist (unknown ones are left out)."""
-    rows = await session.execute(select(model.ref, model.id).where(model.ref.in_(refs)))
-    return dict(rows.all())
-
-
 async def ensure_unique_ref(
     session: AsyncSession,
     model: Any,

@@ -86,8 +86,7 @@ async def lock(session: AsyncSession, id_: uuid.UUID, path: str = "id") -> Offer
     event = await locking.lock_row(session, OfferEvent, id_)
     if event is None:
         raise not_found("offer event", path)
-    result: OfferEvent = event
-    return result
+    return event
 
 
 async def find(

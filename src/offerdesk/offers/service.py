@@ -57,8 +57,7 @@ async def lock(session: AsyncSession, id_: uuid.UUID, path: str = "id") -> Offer
     offer = await locking.lock_row(session, Offer, id_)
     if offer is None:
         raise not_found("offer", path)
-    locked: Offer = offer
-    return locked
+    return offer
 
 
 async def find(
