@@ -4,8 +4,9 @@ What is locked, in which order, on each engine (docs/architecture.md, "Locks"):
 
 1. **SQLite, the writer queue** (``WriterQueue``): a write transaction of this process first
    waits its turn on an asyncio lock, then starts with ``BEGIN IMMEDIATE``, which takes the
-   database's one write lock before anything is read. Writers of other processes are kept in
-   order by ``BEGIN IMMEDIATE`` alone. SQLite needs no other lock: write transactions never
+   database's one write lock before anything is read (the sessions' transactions, and
+   ``Database.sqlite_writer``'s on its own connection). Writers of other processes are kept
+   in order by ``BEGIN IMMEDIATE`` alone. SQLite needs no other lock: write transactions never
    overlap, so every check a transaction makes still holds when it commits.
 2. **PostgreSQL, unique values** (``lock_value``): before a transaction checks that a ref or an
    e-mail address is free and stores it, it takes a transaction-scoped advisory lock on that
