@@ -453,6 +453,9 @@ async def test_a_cancelled_sqlite_write_is_interrupted_and_rolled_back_before_th
     assert title != "half-written"
 
 
+# The request budget (seconds) of the test below.
+BUDGET = 4
+
 SLOW_PAYLOAD = """
 mutation($userId: UUID!, $eventId: UUID!) {
   enrollUserInOfferEvent(enrollment: {userId: $userId, offerEventId: $eventId}) {
@@ -469,7 +472,10 @@ async def test_a_budget_spent_after_the_commit_is_not_answered_as_nothing_writte
     written, retry", and the enrollment is there. The payload is held up after the commit:
     on PostgreSQL by a lock on the content table only the payload reads, on SQLite by the
     writer connection's trace hook pausing before the payload's statement."""
-    app = create_app(settings_for(database_url, compiled_writes=True, request_timeout_seconds=1))
+    # A budget the first (executor's) request keeps within on a loaded machine.
+    app = create_app(
+        settings_for(database_url, compiled_writes=True, request_timeout_seconds=BUDGET)
+    )
     event = await make_event(db, capacity=None)
     users = await make_users(db, 2)
     try:
@@ -496,8 +502,9 @@ async def test_a_budget_spent_after_the_commit_is_not_answered_as_nothing_writte
 
 @asynccontextmanager
 async def _payload_held_up(db: Database, other: Database) -> AsyncIterator[None]:
-    """``db``'s direct payloads held up for 2 s; ``other``: a database of longer timeouts, for
-    PostgreSQL's lock (``db``'s would end the holding session after its own budget)."""
+    """``db``'s direct payloads held up past ``BUDGET``; ``other``: a database of longer
+    timeouts, for PostgreSQL's lock (``db``'s would end the holding session after its own
+    budget)."""
     if db.dialect == "postgresql":
         async with other.engine.connect() as holder:
             await holder.execute(text("LOCK TABLE offer_event_contents IN ACCESS EXCLUSIVE MODE"))
@@ -507,7 +514,7 @@ async def _payload_held_up(db: Database, other: Database) -> AsyncIterator[None]
 
     def pause(statement: str) -> None:
         if statement.startswith("SELECT ('{"):
-            time.sleep(2)
+            time.sleep(BUDGET + 1)
 
     await db.trace_sqlite_writer(pause)
     try:
