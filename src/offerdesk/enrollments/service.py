@@ -375,7 +375,17 @@ async def enroll_many(session: AsyncSession, request: BulkEnrollRequest) -> list
         "now": utcnow(),
     }
     if _on_sqlite(session):
-        rows: Any = await _run_on_sqlite(session, sqlite_functions.enroll_many, *values.values())
+        rows: Any = await _run_on_sqlite(
+            session,
+            sqlite_functions.enroll_many,
+            values["event"],
+            values["event_ref"],
+            values["users"],
+            values["refs"],
+            values["positions"],
+            values["mail"],
+            values["now"],
+        )
     else:
         rows = (
             await session.execute(
