@@ -33,6 +33,8 @@ class Cursor(Protocol):
     """The part of a DB-API 2 cursor these functions use (sqlite3's, or SQLAlchemy's adapter
     of aiosqlite's), with named (``:name``) parameters."""
 
+    rowcount: int
+
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
 
     def fetchone(self) -> Any: ...
@@ -139,12 +141,12 @@ def _promote(cursor: Cursor, event: uuid.UUID, free: int | None, waiting: int, n
         f" FROM ({chosen}) ORDER BY waitlist_seq",
         parameters,
     )
+    promoted: int = cursor.rowcount
     cursor.execute(
         "UPDATE enrollments SET status = 'ENROLLED', waitlist_seq = NULL, updated_at = :now"
-        f" WHERE id IN (SELECT id FROM ({chosen})) RETURNING id",
+        f" WHERE id IN (SELECT id FROM ({chosen}))",
         parameters,
     )
-    promoted = len(cursor.fetchall())
     cursor.execute(
         "UPDATE offer_events SET enrolled_count = enrolled_count + :n,"
         " waitlisted_count = waitlisted_count - :n WHERE id = :event",
@@ -207,18 +209,9 @@ def enroll(
         result.outcome = "USER_NOT_FOUND"
         return result
     if existing is not None and existing_status in ACTIVE_STATUSES:
-        enrolled_at, created_at, updated_at = map(_time, existing_times)
-        result.outcome, result.id, result.user_id, result.status = (
-            "EXISTING",
-            uuid.UUID(existing),
-            user,
-            existing_status,
-        )
-        result.enrolled_at, result.created_at, result.updated_at = (
-            enrolled_at,
-            created_at,
-            updated_at,
-        )
+        result.outcome, result.id, result.user_id = "EXISTING", uuid.UUID(existing), user
+        result.status = existing_status
+        result.enrolled_at, result.created_at, result.updated_at = map(_time, existing_times)
         return result
     if not event_active or not offer_active or offer_archived is not None:
         result.outcome = "EVENT_INACTIVE"
@@ -269,7 +262,7 @@ def enroll(
                 "seq": seq,
             },
         )
-        created_at = now
+        created_at: datetime | None = now
     else:
         id_ = uuid.UUID(existing)
         cursor.execute(
@@ -316,16 +309,10 @@ def enroll_many(
     event = uuid.UUID(found[0])
     user_ids = list(users or ())
     if refs is not None:
-        ids: dict[str, uuid.UUID] = {}
-        # In slices: SQLite binds at most 32,766 parameters per statement.
-        for start in range(0, len(refs), 500):
-            chunk = refs[start : start + 500]
-            marks = ", ".join(f":r{index}" for index in range(len(chunk)))
-            cursor.execute(
-                f"SELECT ref, id FROM users WHERE ref IN ({marks})",
-                {f"r{index}": ref for index, ref in enumerate(chunk)},
-            )
-            ids.update((ref, uuid.UUID(id_)) for ref, id_ in cursor.fetchall())
+        ids = {
+            ref: uuid.UUID(id_)
+            for ref, id_ in _rows_in(cursor, "SELECT ref, id FROM users WHERE ref", refs)
+        }
         unknown = [ref for ref in refs if ref not in ids]
         if unknown:
             return [EnrollmentResult("UNKNOWN_REFS", detail=", ".join(unknown))]
@@ -338,6 +325,18 @@ def enroll_many(
             return [result]
         results.append(result)
     return results
+
+
+def _rows_in(cursor: Cursor, select: str, values: Sequence[str]) -> list[Any]:
+    """The rows of ``select`` (ending in the column to match: ``"… WHERE ref"``) whose column
+    is one of ``values``, asked in slices: SQLite binds at most 32,766 parameters at once."""
+    rows = []
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        marks = ", ".join(f":v{index}" for index in range(len(chunk)))
+        cursor.execute(f"{select} IN ({marks})", {f"v{i}": v for i, v in enumerate(chunk)})
+        rows.extend(cursor.fetchall())
+    return rows
 
 
 def _leave(
@@ -401,15 +400,7 @@ def decline(cursor: Cursor, ids: Sequence[uuid.UUID], now: datetime) -> list[Enr
     one OK result for each id that exists, in the order given within each event, events in
     ascending id order; enrollments no longer active stay as they are."""
     order = {_key(id_): index for index, id_ in enumerate(ids)}
-    found = []
-    for start in range(0, len(ids), 500):
-        chunk = list(order)[start : start + 500]
-        marks = ", ".join(f":i{index}" for index in range(len(chunk)))
-        cursor.execute(
-            f"SELECT id, offer_event_id FROM enrollments WHERE id IN ({marks})",
-            {f"i{index}": id_ for index, id_ in enumerate(chunk)},
-        )
-        found.extend(cursor.fetchall())
+    found = _rows_in(cursor, "SELECT id, offer_event_id FROM enrollments WHERE id", list(order))
     stamp = _stamp(now)
     results = []
     # By event in ascending id order, as PostgreSQL locks them (SQLite holds its one lock).
